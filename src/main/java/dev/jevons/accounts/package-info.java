@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.accounts;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.api;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.cli;
+
+import org.jspecify.annotations.NullMarked;

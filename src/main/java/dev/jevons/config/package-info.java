@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.config;
+
+import org.jspecify.annotations.NullMarked;

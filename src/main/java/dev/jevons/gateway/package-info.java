@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.gateway;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.sim;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.store;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package dev.jevons.upstream;
+
+import org.jspecify.annotations.NullMarked;
