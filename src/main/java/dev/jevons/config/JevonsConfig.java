@@ -1,0 +1,118 @@
+package dev.jevons.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The whole effective configuration, immutable once loaded. {@link ConfigLoader} builds it from
+ * defaults, a YAML file, {@code JEVONS_*} environment variables and command-line flags, in that
+ * order of increasing precedence, and validates every value before anything starts.
+ */
+public record JevonsConfig(
+    Server server,
+    Path dataDir,
+    Store store,
+    @Nullable String adminToken,
+    UpstreamPolicy upstreamPolicy,
+    List<Upstream> upstreams,
+    Sim sim) {
+
+  public JevonsConfig {
+    upstreams = List.copyOf(upstreams);
+  }
+
+  public record Server(
+      String host,
+      int port,
+      long maxBodyBytes,
+      int maxHeaderBytes,
+      long clientReadTimeoutMillis,
+      boolean accessLog) {}
+
+  public record Store(String url, @Nullable String user, @Nullable String password) {}
+
+  /** How the gateway treats every upstream: timeouts, ejection and retries. */
+  public record UpstreamPolicy(
+      long connectTimeoutMillis,
+      long firstByteTimeoutMillis,
+      long idleTimeoutMillis,
+      long healthIntervalMillis,
+      long ejectBaseMillis,
+      long ejectMaxMillis,
+      int failuresToEject,
+      int maxAttempts) {}
+
+  /**
+   * One inference server. An empty {@code models} list means "discover from the server's
+   * {@code /v1/models}".
+   */
+  public record Upstream(
+      String name, URI baseUrl, List<String> models, @Nullable String apiKey, int maxConcurrency, int weight) {
+    public Upstream {
+      models = List.copyOf(models);
+    }
+  }
+
+  /** The built-in simulated replicas, started only when no upstream is configured. */
+  public record Sim(int replicas, String profile, List<String> models, double timeScale) {
+    public Sim {
+      models = List.copyOf(models);
+    }
+  }
+
+  public boolean usesSimulator() {
+    return upstreams.isEmpty();
+  }
+
+  /** Every setting as {@code dotted.key -> value}, sorted, with secrets masked: safe to log. */
+  public Map<String, String> describe() {
+    Map<String, String> out = new TreeMap<>();
+    out.put("server.host", server.host());
+    out.put("server.port", Integer.toString(server.port()));
+    out.put("server.max_body_bytes", Long.toString(server.maxBodyBytes()));
+    out.put("server.max_header_bytes", Integer.toString(server.maxHeaderBytes()));
+    out.put("server.client_read_timeout_ms", Long.toString(server.clientReadTimeoutMillis()));
+    out.put("server.access_log", Boolean.toString(server.accessLog()));
+    out.put("data_dir", dataDir.toString());
+    out.put("store.url", store.url());
+    out.put("store.user", store.user() == null ? "" : store.user());
+    out.put("store.password", mask(store.password()));
+    out.put("admin.token", mask(adminToken));
+    out.put("upstream.connect_timeout_ms", Long.toString(upstreamPolicy.connectTimeoutMillis()));
+    out.put("upstream.first_byte_timeout_ms", Long.toString(upstreamPolicy.firstByteTimeoutMillis()));
+    out.put("upstream.idle_timeout_ms", Long.toString(upstreamPolicy.idleTimeoutMillis()));
+    out.put("upstream.health_interval_ms", Long.toString(upstreamPolicy.healthIntervalMillis()));
+    out.put("upstream.eject_base_ms", Long.toString(upstreamPolicy.ejectBaseMillis()));
+    out.put("upstream.eject_max_ms", Long.toString(upstreamPolicy.ejectMaxMillis()));
+    out.put("upstream.failures_to_eject", Integer.toString(upstreamPolicy.failuresToEject()));
+    out.put("upstream.max_attempts", Integer.toString(upstreamPolicy.maxAttempts()));
+    for (int i = 0; i < upstreams.size(); i++) {
+      Upstream u = upstreams.get(i);
+      String p = "upstreams[" + i + "].";
+      out.put(p + "name", u.name());
+      out.put(p + "url", u.baseUrl().toString());
+      out.put(p + "models", u.models().isEmpty() ? "(discover)" : String.join(",", u.models()));
+      out.put(p + "api_key", mask(u.apiKey()));
+      out.put(p + "max_concurrency", Integer.toString(u.maxConcurrency()));
+      out.put(p + "weight", Integer.toString(u.weight()));
+    }
+    if (usesSimulator()) {
+      out.put("sim.replicas", Integer.toString(sim.replicas()));
+      out.put("sim.profile", sim.profile());
+      out.put("sim.models", String.join(",", sim.models()));
+      out.put("sim.time_scale", Double.toString(sim.timeScale()));
+    }
+    return out;
+  }
+
+  private static String mask(@Nullable String secret) {
+    if (secret == null || secret.isEmpty()) {
+      return "";
+    }
+    return secret.length() <= 8 ? "****" : secret.substring(0, 3) + "****";
+  }
+}

@@ -1,0 +1,384 @@
+package dev.jevons.gateway;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jevons.accounts.Principal;
+import dev.jevons.config.JevonsConfig;
+import dev.jevons.upstream.Replica;
+import dev.jevons.upstream.SseReader;
+import dev.jevons.upstream.UpstreamClient;
+import dev.jevons.upstream.UpstreamException;
+import dev.jevons.upstream.UpstreamPool;
+import dev.jevons.upstream.Watchdog;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The request pipeline for generation endpoints: validate, check the key may use the model, pick
+ * an upstream, relay the answer, meter the tokens.
+ *
+ * <p>Implementation note (the stream relay). Invariants: (1) nothing is sent to the client until
+ * the upstream has produced its first event, so any failure before that point can be retried on
+ * another replica; after it, a failure ends the stream with an OpenAI-style error event and a
+ * clean {@code [DONE]}, never a reset connection. (2) The upstream is always asked for usage;
+ * the client sees a usage chunk only when it asked ({@code stream_options.include_usage}), and
+ * then exactly one, last, as OpenAI sends it. (3) Usage is the upstream's report when it made one,
+ * otherwise what was delivered: one token per content-bearing chunk, the prompt estimated from its
+ * characters (docs/decisions.md). Concurrency: one virtual thread per request reads the upstream
+ * and writes the client, so events are relayed one at a time with no buffering beyond one SSE
+ * line; a shared {@link Watchdog} enforces the first-byte and idle timeouts by closing the upstream
+ * body, which unblocks the read. A client that goes away makes the next write fail; the upstream
+ * body is then closed, which closes the upstream connection and so cancels the generation.
+ */
+public final class Gateway {
+  private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+  private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final int MAX_SSE_LINE_BYTES = 4 << 20;
+  private static final int MAX_RESPONSE_BYTES = 64 << 20;
+
+  private final UpstreamPool pool;
+  private final UpstreamClient client;
+  private final Watchdog watchdog;
+  private final ObjectMapper json;
+  private final GatewayMetrics metrics;
+  private final JevonsConfig.UpstreamPolicy policy;
+  private final LongSupplier nanoTime;
+
+  public Gateway(
+      UpstreamPool pool,
+      Watchdog watchdog,
+      ObjectMapper json,
+      GatewayMetrics metrics,
+      JevonsConfig.UpstreamPolicy policy,
+      LongSupplier nanoTime) {
+    this.pool = pool;
+    this.client = pool.client();
+    this.watchdog = watchdog;
+    this.json = json;
+    this.metrics = metrics;
+    this.policy = policy;
+    this.nanoTime = nanoTime;
+  }
+
+  public UpstreamPool pool() {
+    return pool;
+  }
+
+  /** Serves one generation request; throws {@link GatewayException} when it answers with an error. */
+  public void handle(Endpoint endpoint, Principal principal, byte[] raw, ClientChannel channel, RequestRecord rec) {
+    CompletionRequest req = CompletionRequest.parse(endpoint, raw, json);
+    rec.model(req.model());
+    rec.stream(req.stream());
+    if (!pool.serves(req.model())) {
+      throw new GatewayException(
+          ErrorKind.MODEL_NOT_FOUND,
+          "The model '" + req.model() + "' does not exist. Available models: " + String.join(", ", pool.models()) + ".",
+          "model",
+          null);
+    }
+    if (!principal.key().allowsModel(req.model())) {
+      throw new GatewayException(
+          ErrorKind.MODEL_NOT_ALLOWED,
+          "This API key may not use the model '" + req.model() + "'; it may use: " + String.join(", ", principal.key().models()) + ".",
+          "model",
+          null);
+    }
+    byte[] upstreamBody = req.upstreamBody(json, raw);
+    Set<Replica> tried = new HashSet<>();
+    UpstreamException last = null;
+    for (int attempt = 0; attempt < policy.maxAttempts(); attempt++) {
+      Optional<Replica> acquired = pool.acquire(req.model(), tried);
+      if (acquired.isEmpty()) {
+        break;
+      }
+      Replica replica = acquired.get();
+      tried.add(replica);
+      rec.attempt();
+      rec.upstream(replica.name());
+      try {
+        if (req.stream()) {
+          relayStream(req, replica, upstreamBody, channel, rec);
+        } else {
+          relayJson(req, replica, upstreamBody, channel, rec);
+        }
+        return;
+      } catch (UpstreamException e) {
+        // Only failures before the client received anything arrive here.
+        pool.failed(replica, e);
+        metrics.upstreamFailure(replica, e.kind().name().toLowerCase());
+        last = e;
+        log.debug("attempt {} on {} failed: {}", attempt + 1, replica.name(), e.getMessage());
+        if (!e.retryable()) {
+          break;
+        }
+      } finally {
+        pool.release(replica);
+      }
+    }
+    throw clientError(req.model(), tried, last);
+  }
+
+  private GatewayException clientError(String model, Set<Replica> tried, @Nullable UpstreamException last) {
+    if (last == null) {
+      String why = pool.whyUnavailable(model, tried);
+      if (pool.onlyBusy(model)) {
+        return new GatewayException(ErrorKind.SERVER_OVERLOADED, why + "; retry shortly.", null, Duration.ofSeconds(1));
+      }
+      return new GatewayException(ErrorKind.UPSTREAM_ERROR, why + ".", null, Duration.ofSeconds(5));
+    }
+    String msg = last.upstreamMessage() != null ? last.upstreamMessage() : last.getMessage();
+    return switch (last.kind()) {
+      case FIRST_BYTE_TIMEOUT, IDLE_TIMEOUT ->
+          new GatewayException(ErrorKind.UPSTREAM_TIMEOUT, "The inference server did not answer in time: " + last.getMessage(), null, null);
+      case STATUS -> switch (last.status()) {
+        case 400 -> new GatewayException(ErrorKind.INVALID_REQUEST, "The inference server rejected the request: " + msg, null, null);
+        case 413 -> new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The inference server rejected the request as too large: " + msg, null, null);
+        case 422 -> new GatewayException(ErrorKind.INVALID_PARAMETERS, "The inference server cannot honour the parameters: " + msg, null, null);
+        case 429 -> new GatewayException(ErrorKind.SERVER_OVERLOADED, "Every inference server for '" + model + "' is busy: " + msg, null, Duration.ofSeconds(1));
+        default -> new GatewayException(ErrorKind.UPSTREAM_ERROR, "The inference server failed: " + last.getMessage(), null, null);
+      };
+      default -> new GatewayException(ErrorKind.UPSTREAM_ERROR, "The inference server failed: " + last.getMessage(), null, null);
+    };
+  }
+
+  private void relayJson(CompletionRequest req, Replica replica, byte[] body, ClientChannel channel, RequestRecord rec)
+      throws UpstreamException {
+    byte[] answer;
+    ObjectNode node;
+    try (UpstreamClient.Response resp = client.post(replica, req.endpoint().path(), body);
+        Watchdog.Watch watch = watchdog.watch(millis(policy.idleTimeoutMillis()), resp::close)) {
+      try {
+        answer = readBounded(resp.body());
+      } catch (IOException e) {
+        throw watch.expired()
+            ? UpstreamException.of(UpstreamException.Kind.FIRST_BYTE_TIMEOUT, replica.name() + " stalled while sending its answer")
+            : new UpstreamException(UpstreamException.Kind.CONNECT, replica.name() + " broke off its answer: " + e.getMessage(), 0, null, e);
+      }
+      try {
+        JsonNode parsed = json.readTree(answer);
+        if (parsed == null || !parsed.isObject()) {
+          throw UpstreamException.of(UpstreamException.Kind.PROTOCOL, replica.name() + " answered with something other than a JSON object");
+        }
+        node = (ObjectNode) parsed;
+      } catch (IOException e) {
+        throw new UpstreamException(UpstreamException.Kind.PROTOCOL, replica.name() + " answered with invalid JSON", 0, null, e);
+      }
+    }
+    pool.succeeded(replica);
+    JsonNode upstreamUsage = node.get("usage");
+    Usage usage;
+    if (upstreamUsage != null && upstreamUsage.isObject()) {
+      usage = usageOf(upstreamUsage);
+      if (!UsageJson.complete(upstreamUsage)) {
+        node.set("usage", UsageJson.normalized(json, upstreamUsage, usage));
+        answer = write(node);
+      }
+    } else {
+      usage = new Usage(TokenEstimator.ofChars(req.promptChars()), TokenEstimator.ofChars(generatedChars(node)), 0, true);
+      node.set("usage", UsageJson.normalized(json, null, usage));
+      answer = write(node);
+    }
+    rec.usage(usage);
+    rec.firstToken(nanoTime.getAsLong());
+    try {
+      channel.sendJson(200, answer);
+    } catch (UncheckedIOException e) {
+      rec.outcome("client_gone");
+    }
+  }
+
+  private void relayStream(CompletionRequest req, Replica replica, byte[] body, ClientChannel channel, RequestRecord rec)
+      throws UpstreamException {
+    UpstreamClient.Response resp = client.post(replica, req.endpoint().path(), body);
+    Watchdog.Watch watch = watchdog.watch(millis(policy.firstByteTimeoutMillis()), resp::close);
+    try (resp; watch) {
+      SseReader reader = new SseReader(resp.body(), MAX_SSE_LINE_BYTES);
+      String data;
+      try {
+        data = reader.nextData();
+      } catch (IOException e) {
+        throw watch.expired()
+            ? UpstreamException.of(
+                UpstreamException.Kind.FIRST_BYTE_TIMEOUT,
+                replica.name() + " sent no event within " + policy.firstByteTimeoutMillis() + " ms")
+            : new UpstreamException(UpstreamException.Kind.CONNECT, replica.name() + " broke off before its first event: " + e.getMessage(), 0, null, e);
+      }
+      if (data == null) {
+        throw UpstreamException.of(UpstreamException.Kind.CONNECT, replica.name() + " ended the stream before its first event");
+      }
+      JsonNode firstNode = parseEvent(data);
+      if (firstNode != null && firstNode.has("error")) {
+        throw new UpstreamException(
+            UpstreamException.Kind.STATUS, replica.name() + " answered with an error event", 500, firstNode.path("error").path("message").asText(null), null);
+      }
+      pool.succeeded(replica);
+      StreamState state = new StreamState(req, json);
+      OutputStream out;
+      try {
+        out = channel.openEventStream();
+      } catch (IOException | UncheckedIOException e) {
+        rec.outcome("client_gone");
+        return;
+      }
+      relayEvents(req, replica, reader, watch, data, firstNode, state, out, rec);
+    }
+  }
+
+  /** Relays from the first event on; never throws for upstream or client failures. */
+  private void relayEvents(
+      CompletionRequest req,
+      Replica replica,
+      SseReader reader,
+      Watchdog.Watch watch,
+      String firstData,
+      @Nullable JsonNode firstNode,
+      StreamState state,
+      OutputStream out,
+      RequestRecord rec) {
+    String data = firstData;
+    JsonNode node = firstNode;
+    String failure = null;
+    ErrorKind failureKind = ErrorKind.UPSTREAM_ERROR;
+    boolean done = false;
+    long idleNanos = millis(policy.idleTimeoutMillis());
+    try {
+      while (true) {
+        if ("[DONE]".equals(data)) {
+          done = true;
+          break;
+        }
+        if (node == null) {
+          failure = "the inference server sent an event that is not JSON";
+          break;
+        }
+        if (node.has("error")) {
+          failure = "the inference server reported an error: " + node.path("error").path("message").asText("unknown");
+          break;
+        }
+        byte[] chunk = state.process((ObjectNode) node, data);
+        if (chunk != null) {
+          writeEvent(out, chunk);
+          if (state.deliveredTokens() > 0) {
+            rec.firstToken(nanoTime.getAsLong());
+          }
+        }
+        watch.extend(idleNanos);
+        try {
+          data = reader.nextData();
+        } catch (IOException e) {
+          if (watch.expired()) {
+            failureKind = ErrorKind.UPSTREAM_TIMEOUT;
+            failure = "the inference server sent nothing for " + policy.idleTimeoutMillis() + " ms";
+          } else {
+            failure = "the connection to the inference server broke: " + e.getMessage();
+          }
+          break;
+        }
+        if (data == null) {
+          failure = "the inference server ended the stream without [DONE]";
+          break;
+        }
+        node = parseEvent(data);
+      }
+      if (failure != null) {
+        rec.outcome("upstream_failed");
+        UpstreamException.Kind kind =
+            failureKind == ErrorKind.UPSTREAM_TIMEOUT ? UpstreamException.Kind.IDLE_TIMEOUT : UpstreamException.Kind.BROKEN_STREAM;
+        pool.failed(replica, UpstreamException.of(kind, failure));
+        metrics.upstreamFailure(replica, kind.name().toLowerCase());
+        writeEvent(out, errorEvent(failureKind, "The stream was cut short: " + failure + "."));
+      }
+      rec.usage(state.usage(!done));
+      if (req.includeUsage()) {
+        writeEvent(out, state.usageChunk(!done));
+      }
+      out.write(DONE);
+      out.close();
+    } catch (IOException | UncheckedIOException e) {
+      // The client went away: routine. Closing the upstream body (by the caller's
+      // try-with-resources) cancels the generation.
+      rec.outcome("client_gone");
+      rec.usage(state.usage(true));
+      log.debug("client went away during a stream from {}", replica.name());
+    }
+  }
+
+  private @Nullable JsonNode parseEvent(String data) {
+    if ("[DONE]".equals(data)) {
+      return null;
+    }
+    try {
+      JsonNode n = json.readTree(data);
+      return n != null && n.isObject() ? n : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static void writeEvent(OutputStream out, byte[] json) throws IOException {
+    out.write(DATA);
+    out.write(json);
+    out.write(EVENT_END);
+    out.flush();
+  }
+
+  private byte[] errorEvent(ErrorKind kind, String message) {
+    ObjectNode root = json.createObjectNode();
+    ObjectNode err = root.putObject("error");
+    err.put("message", message);
+    err.put("type", kind.type());
+    err.putNull("param");
+    err.put("code", kind.code());
+    return write(root);
+  }
+
+  Usage usageOf(JsonNode u) {
+    return UsageJson.parse(u);
+  }
+
+  private static long generatedChars(ObjectNode node) {
+    long chars = 0;
+    for (JsonNode choice : node.path("choices")) {
+      chars += choice.path("text").asText("").length();
+      chars += choice.path("message").path("content").asText("").length();
+      chars += choice.path("message").path("reasoning_content").asText("").length();
+    }
+    return chars;
+  }
+
+  private byte[] write(JsonNode node) {
+    try {
+      return json.writeValueAsBytes(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a JSON tree must serialize", e);
+    }
+  }
+
+  private static byte[] readBounded(InputStream in) throws IOException {
+    byte[] bytes = in.readNBytes(MAX_RESPONSE_BYTES + 1);
+    if (bytes.length > MAX_RESPONSE_BYTES) {
+      throw new IOException("answer larger than " + MAX_RESPONSE_BYTES + " bytes");
+    }
+    return bytes;
+  }
+
+  private static long millis(long ms) {
+    return TimeUnit.MILLISECONDS.toNanos(ms);
+  }
+}

@@ -1,0 +1,105 @@
+package dev.jevons.gateway;
+
+import dev.jevons.upstream.Replica;
+import dev.jevons.upstream.UpstreamPool;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The gateway's Prometheus metrics. Label values are bounded: a model label is only ever a model
+ * some upstream serves (anything else is recorded as {@code other}), so a client cannot create
+ * series at will.
+ */
+public final class GatewayMetrics {
+  private final MeterRegistry registry;
+  private final UpstreamPool pool;
+
+  public GatewayMetrics(MeterRegistry registry, UpstreamPool pool) {
+    this.registry = registry;
+    this.pool = pool;
+    for (Replica r : pool.replicas()) {
+      Gauge.builder("jevons.upstream.in_flight", r, Replica::inFlight)
+          .description("Requests Jevons has in flight on the upstream")
+          .tag("upstream", r.name())
+          .register(registry);
+      Gauge.builder("jevons.upstream.healthy", r, x -> x.healthy() ? 1 : 0)
+          .description("1 when the upstream passes its health checks")
+          .tag("upstream", r.name())
+          .register(registry);
+      Gauge.builder("jevons.upstream.max_concurrency", r, Replica::maxConcurrency)
+          .tag("upstream", r.name())
+          .register(registry);
+    }
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  /** Records one finished request of any kind, including rejected ones. */
+  public void request(String route, RequestRecord rec, int status, long endNanos) {
+    String model = modelLabel(rec.model());
+    Counter.builder("jevons.requests")
+        .description("Requests by route, model and HTTP status")
+        .tag("route", route)
+        .tag("model", model)
+        .tag("status", Integer.toString(status))
+        .register(registry)
+        .increment();
+    Timer.builder("jevons.request.duration")
+        .description("Time from request arrival to the last byte")
+        .tag("route", route)
+        .tag("model", model)
+        .publishPercentileHistogram()
+        .maximumExpectedValue(Duration.ofMinutes(10))
+        .register(registry)
+        .record(endNanos - rec.startNanos(), TimeUnit.NANOSECONDS);
+    if (rec.firstTokenNanos() > 0) {
+      Timer.builder("jevons.time_to_first_token")
+          .description("Time from request arrival to the first token sent to the client")
+          .tag("model", model)
+          .publishPercentileHistogram()
+          .maximumExpectedValue(Duration.ofMinutes(10))
+          .register(registry)
+          .record(rec.firstTokenNanos(), TimeUnit.NANOSECONDS);
+    }
+    Usage u = rec.usage();
+    if (u.totalTokens() > 0) {
+      tokens(model, "prompt_cache_hit", u.cachedPromptTokens());
+      tokens(model, "prompt_cache_miss", u.missPromptTokens());
+      tokens(model, "completion", u.completionTokens());
+    }
+  }
+
+  void upstreamFailure(Replica r, String kind) {
+    Counter.builder("jevons.upstream.failures")
+        .description("Failed upstream attempts by kind")
+        .tag("upstream", r.name())
+        .tag("kind", kind)
+        .register(registry)
+        .increment();
+  }
+
+  private void tokens(String model, String kind, long n) {
+    if (n > 0) {
+      Counter.builder("jevons.tokens")
+          .description("Tokens by model and kind")
+          .tag("model", model)
+          .tag("kind", kind)
+          .register(registry)
+          .increment(n);
+    }
+  }
+
+  private String modelLabel(@Nullable String model) {
+    if (model == null) {
+      return "";
+    }
+    return pool.serves(model) ? model : "other";
+  }
+}

@@ -1,0 +1,107 @@
+package dev.jevons.gateway;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What one request did, filled in as it goes through the pipeline and read once at the end for
+ * the access log and the metrics. Confined to the request's own thread.
+ */
+public final class RequestRecord {
+  private final String requestId;
+  private final long startNanos;
+  private @Nullable String accountId;
+  private @Nullable String keyPrefix;
+  private @Nullable String model;
+  private @Nullable String upstream;
+  private boolean stream;
+  private Usage usage = Usage.NONE;
+  private long firstTokenNanos;
+  private int attempts;
+  private String outcome = "ok";
+
+  public RequestRecord(String requestId, long startNanos) {
+    this.requestId = requestId;
+    this.startNanos = startNanos;
+  }
+
+  public String requestId() {
+    return requestId;
+  }
+
+  public long startNanos() {
+    return startNanos;
+  }
+
+  public @Nullable String accountId() {
+    return accountId;
+  }
+
+  public @Nullable String keyPrefix() {
+    return keyPrefix;
+  }
+
+  public void caller(String accountId, String keyPrefix) {
+    this.accountId = accountId;
+    this.keyPrefix = keyPrefix;
+  }
+
+  public @Nullable String model() {
+    return model;
+  }
+
+  void model(String model) {
+    this.model = model;
+  }
+
+  public @Nullable String upstream() {
+    return upstream;
+  }
+
+  void upstream(String upstream) {
+    this.upstream = upstream;
+  }
+
+  public boolean stream() {
+    return stream;
+  }
+
+  void stream(boolean stream) {
+    this.stream = stream;
+  }
+
+  public Usage usage() {
+    return usage;
+  }
+
+  void usage(Usage usage) {
+    this.usage = usage;
+  }
+
+  /** Nanos from start to the first token sent to the client; 0 if none was. */
+  public long firstTokenNanos() {
+    return firstTokenNanos;
+  }
+
+  void firstToken(long nowNanos) {
+    if (firstTokenNanos == 0) {
+      firstTokenNanos = Math.max(1, nowNanos - startNanos);
+    }
+  }
+
+  public int attempts() {
+    return attempts;
+  }
+
+  void attempt() {
+    attempts++;
+  }
+
+  /** {@code ok}, {@code client_gone} or {@code upstream_failed}. */
+  public String outcome() {
+    return outcome;
+  }
+
+  void outcome(String outcome) {
+    this.outcome = outcome;
+  }
+}
