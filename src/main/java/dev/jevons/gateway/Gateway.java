@@ -1,6 +1,9 @@
 package dev.jevons.gateway;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -74,6 +77,17 @@ public final class Gateway {
     this.metrics = metrics;
     this.policy = policy;
     this.nanoTime = nanoTime;
+  }
+
+  /**
+   * The JSON mapper for request and response bodies: strict about what OpenAI's parsers reject
+   * (trailing content, duplicate keys) so that a malformed body is a 400 here, not upstream.
+   */
+  public static ObjectMapper newObjectMapper() {
+    return JsonMapper.builder()
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+        .build();
   }
 
   public UpstreamPool pool() {

@@ -101,7 +101,7 @@ public final class RequestRecord {
     return outcome;
   }
 
-  void outcome(String outcome) {
+  public void outcome(String outcome) {
     this.outcome = outcome;
   }
 }

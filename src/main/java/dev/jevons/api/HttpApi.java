@@ -1,0 +1,311 @@
+package dev.jevons.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jevons.accounts.Accounts;
+import dev.jevons.accounts.AdminToken;
+import dev.jevons.config.JevonsConfig;
+import dev.jevons.gateway.ErrorKind;
+import dev.jevons.gateway.Gateway;
+import dev.jevons.gateway.GatewayException;
+import dev.jevons.gateway.GatewayMetrics;
+import dev.jevons.gateway.RequestRecord;
+import io.helidon.http.DirectHandler;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.Method;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import io.helidon.webserver.http1.Http1Config;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP surface: routes, body limits, the error mapper, the access log and request metrics.
+ * Every route runs through {@link #serve} so that every answer, success or error, is logged once
+ * and counted once.
+ */
+public final class HttpApi {
+  private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+  private static final Logger access = LoggerFactory.getLogger("jevons.access");
+  private static final char[] ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
+
+  /** What the readiness probe reports: null when ready, else why not. */
+  public interface Readiness extends Supplier<@Nullable String> {}
+
+  private final JevonsConfig.Server config;
+  private final ObjectMapper json;
+  private final ErrorMapper errors;
+  private final GatewayMetrics metrics;
+  private final PrometheusMeterRegistry prometheus;
+  private final LongSupplier nanoTime;
+  private final DataPlaneRoutes dataPlane;
+  private final AdminRoutes admin;
+  private final Readiness readiness;
+  private final SecureRandom random = new SecureRandom();
+
+  public HttpApi(
+      JevonsConfig.Server config,
+      Gateway gateway,
+      Accounts accounts,
+      AdminToken adminToken,
+      GatewayMetrics metrics,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      Readiness readiness,
+      LongSupplier nanoTime) {
+    this.config = config;
+    this.json = json;
+    this.errors = new ErrorMapper(json);
+    this.metrics = metrics;
+    this.prometheus = prometheus;
+    this.nanoTime = nanoTime;
+    this.readiness = readiness;
+    this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes());
+    this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes());
+  }
+
+  /** An action of a route; returns the HTTP status it sent. */
+  interface Action {
+    int run(ServerRequest req, ServerResponse res, RequestRecord rec) throws Exception;
+  }
+
+  public WebServer start() {
+    return WebServer.builder()
+        .host(config.host())
+        .port(config.port())
+        .maxPayloadSize(config.maxBodyBytes())
+        .connectionOptions(o -> o.readTimeout(Duration.ofMillis(config.clientReadTimeoutMillis())))
+        .addProtocol(
+            Http1Config.builder()
+                .maxHeadersSize(config.maxHeaderBytes())
+                .maxPrologueLength(8192)
+                .validateRequestHeaders(true)
+                .build())
+        .directHandlers(d -> {
+          for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
+            d.addHandler(t, this::direct);
+          }
+        })
+        .routing(this::routes)
+        .build()
+        .start();
+  }
+
+  private void routes(HttpRouting.Builder r) {
+    r.post("/v1/chat/completions", (req, res) -> serve("chat", req, res, dataPlane::chat))
+        .post("/v1/completions", (req, res) -> serve("completions", req, res, dataPlane::completions))
+        .get("/v1/models", (req, res) -> serve("models", req, res, dataPlane::models))
+        .get("/v1/models/{id}", (req, res) -> serve("models", req, res, dataPlane::model))
+        .get("/health", (req, res) -> serve("health", req, res, this::health))
+        .get("/ready", (req, res) -> serve("ready", req, res, this::ready))
+        .get("/metrics", (req, res) -> serve("metrics", req, res, this::metrics))
+        .post("/admin/v1/accounts", (req, res) -> serve("admin", req, res, admin::createAccount))
+        .get("/admin/v1/accounts", (req, res) -> serve("admin", req, res, admin::listAccounts))
+        .get("/admin/v1/accounts/{id}", (req, res) -> serve("admin", req, res, admin::getAccount))
+        .patch("/admin/v1/accounts/{id}", (req, res) -> serve("admin", req, res, admin::updateAccount))
+        .post("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::createKey))
+        .get("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::listKeys))
+        .delete("/admin/v1/keys/{id}", (req, res) -> serve("admin", req, res, admin::revokeKey))
+        .any((req, res) -> serve("unknown", req, res, this::notFound));
+  }
+
+  void serve(String route, ServerRequest req, ServerResponse res, Action action) {
+    RequestRecord rec = new RequestRecord(newRequestId(), nanoTime.getAsLong());
+    res.header("x-request-id", rec.requestId());
+    int status;
+    try {
+      status = action.run(req, res, rec);
+    } catch (UncheckedIOException e) {
+      // The client went away or broke the connection mid-request: routine, nothing to answer.
+      rec.outcome("client_gone");
+      status = 499;
+      log.debug("client connection failed during {}: {}", route, e.getMessage());
+    } catch (Throwable t) {
+      GatewayException g = ErrorMapper.classify(t);
+      if (g.kind() == ErrorKind.INTERNAL_ERROR) {
+        log.error("request {} on {} failed", rec.requestId(), req.path().path(), t);
+      }
+      if (res.isSent()) {
+        status = 499;
+      } else {
+        try {
+          status = errors.send(res, g);
+        } catch (RuntimeException sendFailed) {
+          status = 499;
+        }
+      }
+    }
+    long end = nanoTime.getAsLong();
+    metrics.request(route, rec, status, end);
+    if (config.accessLog()) {
+      logAccess(req, rec, status, end);
+    }
+  }
+
+  private void logAccess(ServerRequest req, RequestRecord rec, int status, long endNanos) {
+    if (!access.isInfoEnabled()) {
+      return;
+    }
+    var u = rec.usage();
+    access.info(
+        "{} {} {} {} {}ms account={} key={} model={} stream={} upstream={} attempts={} prompt={} cached={} completion={} ttft_ms={} outcome={}",
+        rec.requestId(),
+        req.prologue().method().text(),
+        req.path().path(),
+        status,
+        (endNanos - rec.startNanos()) / 1_000_000,
+        dash(rec.accountId()),
+        dash(rec.keyPrefix()),
+        dash(rec.model()),
+        rec.stream(),
+        dash(rec.upstream()),
+        rec.attempts(),
+        u.promptTokens(),
+        u.cachedPromptTokens(),
+        u.completionTokens(),
+        rec.firstTokenNanos() / 1_000_000,
+        rec.outcome());
+  }
+
+  private static String dash(@Nullable String s) {
+    return s == null ? "-" : s;
+  }
+
+  private String newRequestId() {
+    char[] id = new char[20];
+    for (int i = 0; i < id.length; i++) {
+      id[i] = ID_CHARS[random.nextInt(ID_CHARS.length)];
+    }
+    return "req_" + new String(id);
+  }
+
+  private int health(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    res.header(HeaderNames.CONTENT_TYPE, "application/json");
+    res.send("{\"status\":\"ok\"}");
+    return 200;
+  }
+
+  private int ready(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    String notReady = readiness.get();
+    res.header(HeaderNames.CONTENT_TYPE, "application/json");
+    var body = json.createObjectNode();
+    if (notReady == null) {
+      body.put("status", "ready");
+      res.send(body.toString());
+      return 200;
+    }
+    body.put("status", "not_ready");
+    body.put("reason", notReady);
+    res.status(503);
+    res.send(body.toString());
+    return 503;
+  }
+
+  private int metrics(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    res.send(prometheus.scrape());
+    return 200;
+  }
+
+  private int notFound(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    String path = req.path().path();
+    Method m = req.prologue().method();
+    if (isKnownPath(path)) {
+      throw new GatewayException(ErrorKind.METHOD_NOT_ALLOWED, "Method " + m.text() + " is not allowed on " + path + ".");
+    }
+    throw new GatewayException(ErrorKind.NOT_FOUND, "Unknown path: " + m.text() + " " + truncate(path, 200) + ".");
+  }
+
+  private static boolean isKnownPath(String path) {
+    return path.equals("/v1/chat/completions")
+        || path.equals("/v1/completions")
+        || path.equals("/v1/models")
+        || path.startsWith("/admin/v1/accounts")
+        || path.startsWith("/admin/v1/keys/");
+  }
+
+  private static String truncate(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max) + "...";
+  }
+
+  /**
+   * Errors Helidon detects before routing (bad request line, header flood, declared body over the
+   * limit) get the same JSON shape as every other error.
+   */
+  private DirectHandler.TransportResponse direct(
+      DirectHandler.TransportRequest req,
+      DirectHandler.EventType type,
+      io.helidon.http.Status status,
+      io.helidon.http.ServerResponseHeaders headers,
+      String message) {
+    ErrorKind kind;
+    String text;
+    int code = status.code();
+    if (type == DirectHandler.EventType.PAYLOAD_TOO_LARGE || code == 413) {
+      kind = ErrorKind.REQUEST_TOO_LARGE;
+      text = "The request body is larger than the limit of " + config.maxBodyBytes() + " bytes.";
+      code = 413;
+    } else if (code == 431 || (message != null && message.toLowerCase().contains("header"))) {
+      kind = ErrorKind.INVALID_REQUEST;
+      text = "The request headers are invalid or larger than the limit of " + config.maxHeaderBytes() + " bytes.";
+      code = code == 431 ? 431 : 400;
+    } else if (code >= 500) {
+      kind = ErrorKind.INTERNAL_ERROR;
+      text = "Jevons failed to process the request.";
+    } else {
+      kind = ErrorKind.INVALID_REQUEST;
+      text = "The HTTP request is malformed.";
+      code = code >= 400 ? code : 400;
+    }
+    return DirectHandler.TransportResponse.builder()
+        .status(io.helidon.http.Status.create(code))
+        .header(HeaderNames.CONTENT_TYPE, "application/json")
+        .header(HeaderNames.CONNECTION, "close")
+        .entity(errors.body(kind, text, null))
+        .keepAlive(false)
+        .build();
+  }
+
+  /**
+   * Reads a request body, refusing more than the configured limit whether or not the client
+   * declared a length.
+   */
+  static byte[] readBody(ServerRequest req, long maxBytes) {
+    long declared = req.headers().contentLength().orElse(-1);
+    if (declared > maxBytes) {
+      throw new GatewayException(
+          ErrorKind.REQUEST_TOO_LARGE, "The request body is " + declared + " bytes; the limit is " + maxBytes + " bytes.");
+    }
+    if (!req.content().hasEntity()) {
+      return new byte[0];
+    }
+    try (InputStream in = req.content().inputStream()) {
+      byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+      if (body.length > maxBytes) {
+        throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The request body is larger than the limit of " + maxBytes + " bytes.");
+      }
+      return body;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (RuntimeException e) {
+      if (e instanceof GatewayException) {
+        throw e;
+      }
+      String m = String.valueOf(e.getMessage()).toLowerCase();
+      if (m.contains("payload") || m.contains("too large") || m.contains("exceed")) {
+        throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The request body is larger than the limit of " + maxBytes + " bytes.");
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,211 @@
+package dev.jevons.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jevons.accounts.Accounts;
+import dev.jevons.accounts.AdminToken;
+import dev.jevons.api.HttpApi;
+import dev.jevons.config.JevonsConfig;
+import dev.jevons.gateway.Gateway;
+import dev.jevons.gateway.GatewayMetrics;
+import dev.jevons.sim.SimConfig;
+import dev.jevons.sim.SimFleet;
+import dev.jevons.store.Database;
+import dev.jevons.store.SqlAccountStore;
+import dev.jevons.upstream.Replica;
+import dev.jevons.upstream.UpstreamClient;
+import dev.jevons.upstream.UpstreamPool;
+import dev.jevons.upstream.Watchdog;
+import io.helidon.webserver.WebServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: builds every part from one {@link JevonsConfig}, starts them in order and
+ * stops them in reverse. {@code jevons serve} and the end-to-end tests both run exactly this.
+ */
+public final class JevonsApp implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(JevonsApp.class);
+  /** Simulated replicas queue internally like vLLM; the gateway should not cap them first. */
+  private static final int SIM_MAX_CONCURRENCY = 4096;
+
+  private final JevonsConfig config;
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+  private final String adminToken;
+  private final boolean adminTokenGenerated;
+  private final Accounts accounts;
+  private final UpstreamPool pool;
+  private final @Nullable SimFleet fleet;
+  private final WebServer server;
+
+  private JevonsApp(JevonsConfig config) {
+    this.config = config;
+    try {
+      Clock clock = Clock.systemUTC();
+      Database db = Database.open(config.store().url(), config.store().user(), config.store().password());
+      toClose.add(db);
+      this.accounts = new Accounts(new SqlAccountStore(db), clock, new SecureRandom());
+
+      String configured = config.adminToken();
+      if (configured != null) {
+        adminToken = configured;
+        adminTokenGenerated = false;
+      } else {
+        Path file = config.dataDir().resolve("admin-token");
+        adminTokenGenerated = !Files.exists(file);
+        adminToken = adminTokenFromFile(file);
+      }
+
+      List<JevonsConfig.Upstream> upstreams = config.upstreams();
+      if (config.usesSimulator()) {
+        JevonsConfig.Sim sim = config.sim();
+        SimConfig simConfig =
+            new SimConfig(sim.profile(), sim.models(), sim.timeScale(), null, dev.jevons.sim.FaultPlan.none(), 42L);
+        fleet = SimFleet.start(simConfig, sim.replicas(), 0);
+        toClose.add(fleet);
+        upstreams = new ArrayList<>();
+        int i = 1;
+        for (URI url : fleet.baseUrls()) {
+          upstreams.add(new JevonsConfig.Upstream("sim-" + i++, url, sim.models(), null, SIM_MAX_CONCURRENCY, 1));
+        }
+      } else {
+        fleet = null;
+      }
+
+      ObjectMapper json = Gateway.newObjectMapper();
+      ScheduledExecutorService scheduler =
+          Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("jevons-timer").factory());
+      toClose.add(scheduler::shutdownNow);
+      JevonsConfig.UpstreamPolicy policy = config.upstreamPolicy();
+      UpstreamClient client =
+          new UpstreamClient(json, Duration.ofMillis(policy.connectTimeoutMillis()), Duration.ofMillis(policy.firstByteTimeoutMillis()));
+      toClose.add(client);
+      pool = new UpstreamPool(upstreams, policy, client, scheduler, System::nanoTime);
+      toClose.add(pool);
+      pool.start();
+      Watchdog watchdog = new Watchdog(scheduler, System::nanoTime, 100);
+      toClose.add(watchdog);
+
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      GatewayMetrics metrics = new GatewayMetrics(registry, pool);
+      Gateway gateway = new Gateway(pool, watchdog, json, metrics, policy, System::nanoTime);
+      HttpApi api =
+          new HttpApi(
+              config.server(), gateway, accounts, AdminToken.of(adminToken), metrics, registry, json,
+              () -> notReady(db), System::nanoTime);
+      server = api.start();
+      toClose.add(server::stop);
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  public static JevonsApp start(JevonsConfig config) {
+    return new JevonsApp(config);
+  }
+
+  private @Nullable String notReady(Database db) {
+    try (Connection c = db.dataSource().getConnection()) {
+      if (!c.isValid(1)) {
+        return "the store does not answer";
+      }
+    } catch (SQLException e) {
+      return "the store does not answer: " + e.getMessage();
+    }
+    for (Replica r : pool.replicas()) {
+      if (r.healthy()) {
+        return null;
+      }
+    }
+    return "no upstream passes its health check";
+  }
+
+  private static String adminTokenFromFile(Path file) {
+    try {
+      if (Files.exists(file)) {
+        String t = Files.readString(file, StandardCharsets.UTF_8).trim();
+        if (!t.isEmpty()) {
+          return t;
+        }
+      }
+      Files.createDirectories(file.getParent());
+      String token = AdminToken.generate(new SecureRandom());
+      Files.writeString(file, token + "\n", StandardCharsets.UTF_8);
+      try {
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+      } catch (UnsupportedOperationException e) {
+        // Not a POSIX file system; the data directory's own permissions protect the token.
+      }
+      return token;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read or create the admin token file " + file, e);
+    }
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public URI baseUrl() {
+    String host = config.server().host();
+    if (host.equals("0.0.0.0") || host.equals("::")) {
+      host = "127.0.0.1";
+    }
+    return URI.create("http://" + host + ":" + port());
+  }
+
+  public String adminToken() {
+    return adminToken;
+  }
+
+  public boolean adminTokenGenerated() {
+    return adminTokenGenerated;
+  }
+
+  public Accounts accounts() {
+    return accounts;
+  }
+
+  public UpstreamPool pool() {
+    return pool;
+  }
+
+  public @Nullable SimFleet fleet() {
+    return fleet;
+  }
+
+  public JevonsConfig config() {
+    return config;
+  }
+
+  @Override
+  public void close() {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      try {
+        toClose.get(i).close();
+      } catch (Exception e) {
+        log.warn("error while stopping {}", toClose.get(i), e);
+      }
+    }
+    toClose.clear();
+  }
+}
