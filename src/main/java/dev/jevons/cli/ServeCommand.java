@@ -1,0 +1,131 @@
+package dev.jevons.cli;
+
+import dev.jevons.config.ConfigException;
+import dev.jevons.config.ConfigLoader;
+import dev.jevons.config.JevonsConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.bridge.SLF4JBridgeHandler;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code jevons serve}: the gateway, with built-in simulated replicas unless upstreams are given. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Starts the Jevons gateway.",
+      "With no upstream configured it starts two simulated inference replicas in-process serving sim-chat and sim-reasoner.",
+      "Precedence: flags > JEVONS_* environment variables > the --config file > defaults."
+    })
+public final class ServeCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+  @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration file (default: $JEVONS_CONFIG if set).")
+  @Nullable Path configFile;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "Data directory for the SQLite store and the admin token (default ./data).")
+  @Nullable String dataDir;
+
+  @Option(names = "--host", description = "Address to listen on (default 127.0.0.1).")
+  @Nullable String host;
+
+  @Option(names = "--port", description = "HTTP port (default 8080; 0 picks a free one).")
+  @Nullable Integer port;
+
+  @Option(names = "--store-url", paramLabel = "JDBC_URL", description = "jdbc:sqlite:FILE or jdbc:postgresql://HOST:PORT/DB.")
+  @Nullable String storeUrl;
+
+  @Option(names = "--upstream", paramLabel = "URL", description = "An OpenAI-compatible inference server, e.g. http://127.0.0.1:8000/v1; repeatable. Models are discovered from its /v1/models.")
+  List<String> upstreams = new ArrayList<>();
+
+  @Option(names = "--sim-profile", paramLabel = "NAME", description = "Profile of the built-in simulator: instant, h800 (default) or small.")
+  @Nullable String simProfile;
+
+  @Option(names = "--sim-replicas", paramLabel = "N", description = "Number of built-in simulated replicas (default 2).")
+  @Nullable Integer simReplicas;
+
+  @Override
+  public Integer call() {
+    JevonsConfig config;
+    try {
+      config = load(System.getenv());
+    } catch (ConfigException e) {
+      System.err.println("jevons: invalid configuration:");
+      e.problems().forEach(p -> System.err.println("  - " + p));
+      return 2;
+    }
+    installJulBridge();
+    StringBuilder effective = new StringBuilder("effective configuration:");
+    config.describe().forEach((k, v) -> effective.append("\n  ").append(k).append(" = ").append(v));
+    log.info(effective.toString());
+
+    JevonsApp app = JevonsApp.start(config);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      app.close();
+      stopped.countDown();
+    }, "jevons-shutdown"));
+    printBanner(app);
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return 0;
+  }
+
+  JevonsConfig load(Map<String, String> env) {
+    Path file = configFile;
+    if (file == null && env.get("JEVONS_CONFIG") != null) {
+      file = Path.of(env.get("JEVONS_CONFIG"));
+    }
+    return new ConfigLoader()
+        .file(file)
+        .environment(env)
+        .override("data_dir", dataDir)
+        .override("server.host", host)
+        .override("server.port", port)
+        .override("store.url", storeUrl)
+        .override("sim.profile", simProfile)
+        .override("sim.replicas", simReplicas)
+        .upstreamUrls(upstreams)
+        .load();
+  }
+
+  static void installJulBridge() {
+    if (!SLF4JBridgeHandler.isInstalled()) {
+      SLF4JBridgeHandler.removeHandlersForRootLogger();
+      SLF4JBridgeHandler.install();
+    }
+  }
+
+  private static void printBanner(JevonsApp app) {
+    String url = app.baseUrl().toString();
+    StringBuilder b = new StringBuilder();
+    b.append("\nJevons is listening on ").append(url).append("\n");
+    b.append("  OpenAI base URL: ").append(url).append("/v1\n");
+    b.append("  upstreams:       ");
+    app.pool().replicas().forEach(r -> b.append(r.name()).append(' ').append(r.baseUrl()).append(' ').append(r.models()).append("; "));
+    b.append("\n  admin token:     ").append(app.adminToken());
+    if (app.adminTokenGenerated()) {
+      b.append("   (generated and saved in ").append(app.config().dataDir().resolve("admin-token")).append(")");
+    }
+    String model = app.pool().models().stream().findFirst().orElse("MODEL");
+    b.append("\n\nTry it:\n");
+    b.append("  export JEVONS_ADMIN_TOKEN=").append(app.adminToken()).append("\n");
+    b.append("  ACCOUNT=$(curl -s ").append(url).append("/admin/v1/accounts -H \"Authorization: Bearer $JEVONS_ADMIN_TOKEN\" -d '{\"name\":\"demo\"}' | sed 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/')\n");
+    b.append("  KEY=$(curl -s ").append(url).append("/admin/v1/accounts/$ACCOUNT/keys -H \"Authorization: Bearer $JEVONS_ADMIN_TOKEN\" -d '{\"name\":\"laptop\"}' | sed 's/.*\"key\":\"\\([^\"]*\\)\".*/\\1/')\n");
+    b.append("  curl ").append(url).append("/v1/chat/completions -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n");
+    b.append("    -d '{\"model\":\"").append(model).append("\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n");
+    System.out.println(b);
+    System.out.flush();
+  }
+}
