@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.CloseConnectionException;
+import io.helidon.webserver.ServerConnectionException;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
@@ -199,6 +200,10 @@ final class OpenAiHandler {
     } catch (IOException | UncheckedIOException e) {
       // The client went away: routine, so no error log; free the engine slot at once.
       runner.cancel(live);
+    } catch (ServerConnectionException e) {
+      // Helidon's form of the same (a broken pipe while writing a chunk); it closes the connection.
+      runner.cancel(live);
+      throw e;
     }
   }
 
