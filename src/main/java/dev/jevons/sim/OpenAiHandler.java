@@ -44,12 +44,15 @@ final class OpenAiHandler {
   private final FaultInjector faults;
   private final InstantSource clock;
   private final ObjectMapper json = new ObjectMapper();
-  private final AtomicLong ids = new AtomicLong();
+  private final AtomicLong ids;
   private final byte @Nullable [] apiKey;
   private final String modelsBody;
 
-  OpenAiHandler(SimConfig config, EngineRunner runner, SimMetrics metrics, InstantSource clock) {
+  OpenAiHandler(
+      SimConfig config, EngineRunner runner, SimMetrics metrics, InstantSource clock, long idSalt) {
     this.config = config;
+    // Salted so replicas of one fleet (same seed) do not hand out the same ids.
+    this.ids = new AtomicLong(PrefixCache.mix(idSalt));
     this.runner = runner;
     this.metrics = metrics;
     this.faults = new FaultInjector(config.faults(), config.seed());
