@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.CloseConnectionException;
+import io.helidon.webserver.ServerConnectionException;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
@@ -43,12 +44,15 @@ final class OpenAiHandler {
   private final FaultInjector faults;
   private final InstantSource clock;
   private final ObjectMapper json = new ObjectMapper();
-  private final AtomicLong ids = new AtomicLong();
+  private final AtomicLong ids;
   private final byte @Nullable [] apiKey;
   private final String modelsBody;
 
-  OpenAiHandler(SimConfig config, EngineRunner runner, SimMetrics metrics, InstantSource clock) {
+  OpenAiHandler(
+      SimConfig config, EngineRunner runner, SimMetrics metrics, InstantSource clock, long idSalt) {
     this.config = config;
+    // Salted so replicas of one fleet (same seed) do not hand out the same ids.
+    this.ids = new AtomicLong(PrefixCache.mix(idSalt));
     this.runner = runner;
     this.metrics = metrics;
     this.faults = new FaultInjector(config.faults(), config.seed());
@@ -199,6 +203,10 @@ final class OpenAiHandler {
     } catch (IOException | UncheckedIOException e) {
       // The client went away: routine, so no error log; free the engine slot at once.
       runner.cancel(live);
+    } catch (ServerConnectionException e) {
+      // Helidon's form of the same (a broken pipe while writing a chunk); it closes the connection.
+      runner.cancel(live);
+      throw e;
     }
   }
 

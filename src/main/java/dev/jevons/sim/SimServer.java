@@ -33,7 +33,7 @@ public final class SimServer implements AutoCloseable {
     if (port < 0 || port > 65_535) throw new IllegalArgumentException("port out of range: " + port);
     SimMetrics metrics = new SimMetrics();
     EngineRunner runner = new EngineRunner(config.engineProfile(), config.timeScale(), ticker, metrics);
-    OpenAiHandler api = new OpenAiHandler(config, runner, metrics, clock);
+    OpenAiHandler api = new OpenAiHandler(config, runner, metrics, clock, ticker.getAsLong());
     try {
       WebServer server =
           WebServer.builder()
