@@ -163,7 +163,8 @@ final class OpenAiHandler {
           idleSince = System.nanoTime();
           StringBuilder b = new StringBuilder(256 * (emitted - sent));
           for (int i = sent; i < emitted; i++) {
-            if (i == 0) chunk(b, call, "{\"role\":\"assistant\",\"content\":\"\"}", null);
+            // Only chat streams open with a role delta; legacy completions start with text.
+            if (i == 0 && call.chat()) chunk(b, call, "{\"role\":\"assistant\",\"content\":\"\"}", null);
             if (disconnect && i == config.faults().disconnectAfterTokens()) break;
             tokenChunk(b, call, i);
           }
