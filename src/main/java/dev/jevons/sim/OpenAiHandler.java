@@ -25,14 +25,16 @@ import org.jspecify.annotations.Nullable;
  * threads: a request is parsed, tokenized and submitted to the engine, then the handler thread
  * waits for the engine's tokens and writes them (stream) or the whole answer (non-stream).
  *
- * Client disconnects are noticed when a write fails: a stream writes at least every token batch,
- * and a waiting stream writes an SSE comment (": keep-alive", as DeepSeek does) every few seconds,
- * so its sequence is cancelled promptly. A non-streaming request writes nothing until it is done,
- * so a client that leaves early is not noticed and its sequence runs to the end (documented
- * limitation; the gateway should prefer streaming upstream calls).
+ * Client disconnects are noticed when a write fails, and the sequence is then cancelled in the
+ * engine. A stream writes every token batch, and while it waits it writes an SSE comment
+ * (": keep-alive") every keep-alive interval; a non-streaming request that is not done within one
+ * interval commits a 200 and writes a newline each interval (leading whitespace is valid JSON), as
+ * DeepSeek does. So a leaving client is noticed within one token or one interval (5 s), except a
+ * non-streaming one that leaves during its first interval, whose sequence runs on until the next
+ * write. The price: once a keep-alive went out, a later failure can only close the connection.
  */
 final class OpenAiHandler {
-  private static final long KEEP_ALIVE_NANOS = TimeUnit.SECONDS.toNanos(5);
+  static final long KEEP_ALIVE_NANOS = TimeUnit.SECONDS.toNanos(5);
   private static final long STALL_LIMIT_NANOS = TimeUnit.MINUTES.toNanos(10);
   private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
@@ -47,10 +49,17 @@ final class OpenAiHandler {
   private final AtomicLong ids;
   private final byte @Nullable [] apiKey;
   private final String modelsBody;
+  private final long keepAliveNanos;
 
   OpenAiHandler(
-      SimConfig config, EngineRunner runner, SimMetrics metrics, InstantSource clock, long idSalt) {
+      SimConfig config,
+      EngineRunner runner,
+      SimMetrics metrics,
+      InstantSource clock,
+      long idSalt,
+      long keepAliveNanos) {
     this.config = config;
+    this.keepAliveNanos = keepAliveNanos;
     // Salted so replicas of one fleet (same seed) do not hand out the same ids.
     this.ids = new AtomicLong(PrefixCache.mix(idSalt));
     this.runner = runner;
@@ -126,26 +135,50 @@ final class OpenAiHandler {
 
   private void whole(ServerResponse res, Call call, EngineRunner.Live live, boolean disconnect)
       throws InterruptedException {
-    awaitEnd(live);
-    if (!finished(live, call)) {
-      throw new SimHttpException(503, "server_error", "server_overloaded", null, "sequence aborted");
-    }
-    String body = renderWhole(call, live.cachedTokens());
-    if (!disconnect) {
-      sendJson(res, 200, body);
-      return;
-    }
-    // Abrupt close mid-body: half the JSON, then the connection goes without a terminating chunk.
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    res.header(HeaderNames.CONTENT_TYPE, "application/json");
+    OutputStream os = null;
+    long start = System.nanoTime();
     try {
-      OutputStream os = res.outputStream();
-      os.write(bytes, 0, bytes.length / 2);
-      os.flush();
+      while (!live.ended()) {
+        live.awaitBeyond(Integer.MAX_VALUE - 1, keepAliveNanos);
+        if (live.ended()) break;
+        if (runner.isClosed() || System.nanoTime() - start > STALL_LIMIT_NANOS) {
+          runner.cancel(live);
+          throw new CloseConnectionException("sequence stalled or server closing");
+        }
+        if (os == null) {
+          res.header(HeaderNames.CONTENT_TYPE, "application/json");
+          os = res.outputStream();
+        }
+        os.write('\n');
+        os.flush();
+      }
+      if (!finished(live, call)) {
+        throw new CloseConnectionException("sequence cancelled");
+      }
+      byte[] body = renderWhole(call, live.cachedTokens()).getBytes(StandardCharsets.UTF_8);
+      if (os == null && !disconnect) {
+        res.header(HeaderNames.CONTENT_TYPE, "application/json");
+        res.send(body);
+        return;
+      }
+      if (os == null) {
+        res.header(HeaderNames.CONTENT_TYPE, "application/json");
+        os = res.outputStream();
+      }
+      if (disconnect) {
+        // Abrupt close mid-body: half the JSON, then the connection goes without a final chunk.
+        os.write(body, 0, body.length / 2);
+        os.flush();
+        throw new CloseConnectionException("simulated disconnect (fault injection)");
+      }
+      os.write(body);
+      os.close();
     } catch (IOException | UncheckedIOException e) {
-      // The client left first; nothing to abort.
+      runner.cancel(live); // the client went away while waiting; routine
+    } catch (ServerConnectionException e) {
+      runner.cancel(live);
+      throw e;
     }
-    throw new CloseConnectionException("simulated disconnect (fault injection)");
   }
 
   private void stream(ServerResponse res, Call call, EngineRunner.Live live, boolean disconnect)
@@ -158,7 +191,7 @@ final class OpenAiHandler {
     try {
       os = res.outputStream();
       while (true) {
-        int emitted = live.awaitBeyond(sent, KEEP_ALIVE_NANOS);
+        int emitted = live.awaitBeyond(sent, keepAliveNanos);
         if (emitted > sent) {
           idleSince = System.nanoTime();
           StringBuilder b = new StringBuilder(256 * (emitted - sent));
@@ -208,17 +241,6 @@ final class OpenAiHandler {
       // Helidon's form of the same (a broken pipe while writing a chunk); it closes the connection.
       runner.cancel(live);
       throw e;
-    }
-  }
-
-  private void awaitEnd(EngineRunner.Live live) throws InterruptedException {
-    long start = System.nanoTime();
-    while (!live.ended()) {
-      live.awaitBeyond(Integer.MAX_VALUE - 1, KEEP_ALIVE_NANOS);
-      if (runner.isClosed() || System.nanoTime() - start > STALL_LIMIT_NANOS) {
-        runner.cancel(live);
-        throw new CloseConnectionException("sequence stalled or server closing");
-      }
     }
   }
 

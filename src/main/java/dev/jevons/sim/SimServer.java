@@ -26,14 +26,15 @@ public final class SimServer implements AutoCloseable {
 
   /** Starts a server on {@code port} (0 = ephemeral) with the system clocks. */
   public static SimServer start(SimConfig config, int port) {
-    return start(config, port, System::nanoTime, InstantSource.system());
+    return start(config, port, System::nanoTime, InstantSource.system(), OpenAiHandler.KEEP_ALIVE_NANOS);
   }
 
-  static SimServer start(SimConfig config, int port, LongSupplier ticker, InstantSource clock) {
+  static SimServer start(
+      SimConfig config, int port, LongSupplier ticker, InstantSource clock, long keepAliveNanos) {
     if (port < 0 || port > 65_535) throw new IllegalArgumentException("port out of range: " + port);
     SimMetrics metrics = new SimMetrics();
     EngineRunner runner = new EngineRunner(config.engineProfile(), config.timeScale(), ticker, metrics);
-    OpenAiHandler api = new OpenAiHandler(config, runner, metrics, clock, ticker.getAsLong());
+    OpenAiHandler api = new OpenAiHandler(config, runner, metrics, clock, ticker.getAsLong(), keepAliveNanos);
     try {
       WebServer server =
           WebServer.builder()

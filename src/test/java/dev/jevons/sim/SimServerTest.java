@@ -16,6 +16,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -307,6 +308,39 @@ class SimServerTest {
       assertThat(metric(m, "jevons_sim_requests_cancelled_total")).isEqualTo(1);
       assertThat(metric(m, "vllm:num_requests_running")).isZero();
       assertThat(metric(m, "vllm:kv_cache_usage_perc")).isZero();
+    }
+  }
+
+  @Test
+  void keeps_a_slow_non_streaming_request_alive_with_newlines_and_still_answers_json() throws Exception {
+    SimConfig c = new SimConfig("small", List.of("m"), 1, null, FaultPlan.none(), 0);
+    try (SimServer s = SimServer.start(c, 0, System::nanoTime, InstantSource.system(), 20_000_000L)) {
+      HttpResponse<String> r = post(s, "/chat/completions",
+          "{\"model\":\"m\",\"max_tokens\":12,\"ignore_eos\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).startsWith("\n");
+      assertThat(JSON.readTree(r.body()).get("usage").get("completion_tokens").asInt()).isEqualTo(12);
+    }
+  }
+
+  @Test
+  void cancels_a_non_streaming_sequence_when_its_client_leaves_during_keep_alive() throws Exception {
+    SimConfig c = new SimConfig("small", List.of("m"), 1, null, FaultPlan.none(), 0);
+    try (SimServer s = SimServer.start(c, 0, System::nanoTime, InstantSource.system(), 20_000_000L)) {
+      String body = "{\"model\":\"m\",\"max_tokens\":4000,\"ignore_eos\":true,"
+          + "\"messages\":[{\"role\":\"user\",\"content\":\"go on forever\"}]}";
+      Socket socket = new Socket("127.0.0.1", s.port());
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
+          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.UTF_8));
+      BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      assertThat(in.readLine()).startsWith("HTTP/1.1 200");
+      socket.close();
+      long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+      while (metric(metrics(s), "jevons_sim_requests_cancelled_total") < 1 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(metric(metrics(s), "jevons_sim_requests_cancelled_total")).isEqualTo(1);
     }
   }
 
