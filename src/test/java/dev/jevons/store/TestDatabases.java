@@ -106,8 +106,13 @@ public final class TestDatabases {
   }
 
   public static Scratch scratchPostgres() {
+    return scratchPostgres("");
+  }
+
+  /** {@code options} are appended to CREATE DATABASE, e.g. to choose a locale. */
+  static Scratch scratchPostgres(String options) {
     String name = "jevons_t_" + randomSuffix();
-    execOnServer("CREATE DATABASE " + name);
+    execOnServer("CREATE DATABASE " + name + " " + options);
     String url = POSTGRES_URL.substring(0, POSTGRES_URL.lastIndexOf('/') + 1) + name;
     return new Scratch(
         Kind.POSTGRESQL, url, POSTGRES_USER, () -> execOnServer("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"));
