@@ -102,9 +102,7 @@ public final class Accounts {
   public Account setStatus(String accountId, AccountStatus status) {
     Account updated =
         store.updateAccountStatus(accountId, status).orElseThrow(() -> new NoSuchAccountException(accountId));
-    if (status != AccountStatus.ACTIVE) {
-      knownKeys.asMap().values().removeIf(p -> p.account().id().equals(accountId));
-    }
+    forget(p -> p.account().id().equals(accountId));
     return updated;
   }
 
@@ -143,8 +141,12 @@ public final class Accounts {
   /** Revokes the key; revoking it again changes nothing and returns it as first revoked. */
   public ApiKey revokeKey(String keyId) {
     ApiKey revoked = store.revokeKey(keyId, now()).orElseThrow(() -> new NoSuchKeyException(keyId));
-    knownKeys.asMap().values().removeIf(p -> p.key().id().equals(keyId));
+    forget(p -> p.key().id().equals(keyId));
     return revoked;
+  }
+
+  public Optional<ApiKey> key(String keyId) {
+    return store.findKey(keyId);
   }
 
   /**
@@ -172,6 +174,16 @@ public final class Accounts {
       return Optional.empty();
     }
     return Optional.of(principal);
+  }
+
+  /**
+   * Drops cached principals after a change made on this node. The cache is keyed by secret hash,
+   * which admin operations do not know, so this scans it: fine for rare admin calls, even at 100k
+   * entries. A lookup that read the store just before the change may still put the old state back;
+   * it then lives at most {@link #CACHE_TTL}, the same bound as for changes made on other nodes.
+   */
+  private void forget(java.util.function.Predicate<Principal> changed) {
+    knownKeys.asMap().values().removeIf(changed);
   }
 
   static String hashSecret(String secret) {

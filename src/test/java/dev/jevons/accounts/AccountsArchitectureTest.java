@@ -12,6 +12,7 @@ class AccountsArchitectureTest {
   final JavaClasses classes =
       new ClassFileImporter()
           .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+          .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_JARS)
           .importPackages("dev.jevons.accounts", "dev.jevons.store");
 
   @Test

@@ -104,6 +104,58 @@ class DatabaseTest {
     }
   }
 
+  @Test
+  void begins_sqlite_transactions_immediately_so_a_second_writer_waits_instead_of_failing_later()
+      throws Exception {
+    try (Database db = TestDatabases.sqlite(dir);
+        Connection holder = db.dataSource().getConnection();
+        Connection other = db.dataSource().getConnection()) {
+      holder.setAutoCommit(false);
+      try (Statement s = holder.createStatement()) {
+        s.executeQuery("SELECT COUNT(*) FROM accounts").close();
+      }
+      // With the busy timeout off, a write lock already held shows up at once as SQLITE_BUSY.
+      try (Statement s = other.createStatement()) {
+        s.execute("PRAGMA busy_timeout = 0");
+        assertThatThrownBy(() -> s.executeUpdate("DELETE FROM accounts"))
+            .hasMessageContaining("SQLITE_BUSY");
+        s.execute("PRAGMA busy_timeout = 5000");
+      }
+      holder.rollback();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void commits_a_transaction_that_returns_and_rolls_back_one_that_throws(TestDatabases.Kind kind) {
+    try (Database db = TestDatabases.open(kind, dir)) {
+      SqlAccountStore store = new SqlAccountStore(db);
+      String insert = "INSERT INTO accounts (id, name, status, created_at) VALUES (?, 'n', 'active', 0)";
+
+      db.inTransaction("insert one", c -> {
+        try (var ps = c.prepareStatement(insert)) {
+          ps.setString(1, "acct_kept");
+          return ps.executeUpdate();
+        }
+      });
+      assertThatThrownBy(
+              () ->
+                  db.inTransaction("insert two", c -> {
+                    try (var ps = c.prepareStatement(insert)) {
+                      ps.setString(1, "acct_lost");
+                      ps.executeUpdate();
+                      ps.setString(1, "acct_kept");
+                      return ps.executeUpdate();
+                    }
+                  }))
+          .isInstanceOf(StoreException.class)
+          .hasMessageStartingWith("cannot insert two: ");
+
+      assertThat(store.findAccount("acct_kept")).isPresent();
+      assertThat(store.findAccount("acct_lost")).isEmpty();
+    }
+  }
+
   private static String pragma(Connection c, String name) throws Exception {
     try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("PRAGMA " + name)) {
