@@ -61,7 +61,9 @@ abstract class AccountStoreContract {
 
   @AfterAll
   void close() {
-    database.close();
+    if (database != null) { // null when the database could not be opened, e.g. skipped
+      database.close();
+    }
   }
 
   @Test

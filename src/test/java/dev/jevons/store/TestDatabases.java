@@ -63,6 +63,9 @@ public final class TestDatabases {
       envOr("JEVONS_TEST_POSTGRES_URL", "jdbc:postgresql://127.0.0.1:5432/test");
   private static final String POSTGRES_USER = envOr("JEVONS_TEST_POSTGRES_USER", "postgres");
 
+  /** Remembered so that a missing server costs one connection attempt per run, not one per test. */
+  private static volatile @Nullable String unreachable;
+
   private TestDatabases() {}
 
   public static Stream<Kind> kinds() {
@@ -128,6 +131,10 @@ public final class TestDatabases {
   }
 
   private static Connection connectToServer() {
+    String knownUnreachable = unreachable;
+    if (knownUnreachable != null) {
+      skipOrFail(knownUnreachable);
+    }
     Properties props = new Properties();
     props.setProperty("user", POSTGRES_USER);
     props.setProperty("connectTimeout", "3");
@@ -135,12 +142,17 @@ public final class TestDatabases {
       return DriverManager.getConnection(POSTGRES_URL, props);
     } catch (SQLException e) {
       String why = "PostgreSQL is not reachable at " + POSTGRES_URL + " as " + POSTGRES_USER + ": " + e.getMessage();
-      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-        fail(why + " (CI=true, so PostgreSQL tests must run)");
-      }
-      Assumptions.abort(why + "; skipping (set CI=true to make this a failure)");
-      throw new AssertionError("unreachable");
+      unreachable = why;
+      skipOrFail(why);
+      throw new AssertionError("not reached");
     }
+  }
+
+  private static void skipOrFail(String why) {
+    if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+      fail(why + " (CI=true, so PostgreSQL tests must run)");
+    }
+    Assumptions.abort(why + "; skipping (set CI=true to make this a failure)");
   }
 
   private static String randomSuffix() {
