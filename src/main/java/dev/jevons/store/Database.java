@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
@@ -80,7 +81,7 @@ public final class Database implements AutoCloseable {
     String redacted = redact(jdbcUrl);
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
-    config.setPoolName("jevons-" + dialect.name().toLowerCase(java.util.Locale.ROOT));
+    config.setPoolName("jevons-" + dialect.name().toLowerCase(Locale.ROOT));
     if (user != null) {
       config.setUsername(user);
     }
@@ -199,7 +200,7 @@ public final class Database implements AutoCloseable {
       try {
         Files.createDirectories(parent);
       } catch (IOException e) {
-        throw new StoreException("cannot create directory " + parent + " for database " + jdbcUrl, e);
+        throw new StoreException("cannot create directory " + parent + " for database " + redact(jdbcUrl), e);
       }
     }
     config.setMaximumPoolSize(SQLITE_POOL_SIZE);

@@ -11,7 +11,12 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -122,6 +127,41 @@ class DatabaseTest {
         s.execute("PRAGMA busy_timeout = 5000");
       }
       holder.rollback();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void lets_more_concurrent_writers_than_connections_queue_without_busy_errors(TestDatabases.Kind kind)
+      throws Exception {
+    int writers = 8;
+    int transactionsEach = 10;
+    try (Database db = TestDatabases.open(kind, dir);
+        ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
+      String insert = "INSERT INTO accounts (id, name, status, created_at) VALUES (?, 'n', 'active', 0)";
+      List<Future<?>> done = new ArrayList<>();
+      for (int w = 0; w < writers; w++) {
+        int writer = w;
+        done.add(
+            executor.submit(
+                () -> {
+                  for (int t = 0; t < transactionsEach; t++) {
+                    String id = "acct_" + writer + "_" + t;
+                    db.inTransaction("insert " + id, c -> {
+                      try (var ps = c.prepareStatement(insert)) {
+                        ps.setString(1, id);
+                        return ps.executeUpdate();
+                      }
+                    });
+                  }
+                  return null;
+                }));
+      }
+      for (Future<?> f : done) {
+        f.get(60, TimeUnit.SECONDS);
+      }
+
+      assertThat(new SqlAccountStore(db).listAccounts(1000, null)).hasSize(writers * transactionsEach);
     }
   }
 
