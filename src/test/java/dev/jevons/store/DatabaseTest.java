@@ -94,7 +94,7 @@ class DatabaseTest {
   @Test
   void orders_ids_by_code_point_even_in_a_postgres_database_with_a_natural_language_collation() {
     try (TestDatabases.Scratch scratch =
-            TestDatabases.scratchPostgres("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'");
+            TestDatabases.scratchPostgresDatabase("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'");
         Database db = scratch.open()) {
       SqlAccountStore store = new SqlAccountStore(db);
       List<String> ids = List.of("acct_b", "acct_B", "acct_a", "acct_A", "acct_0");
