@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -115,7 +116,7 @@ public final class Accounts {
     String keyName = validName("key name", name);
     Set<String> allowed = validModels(models);
     Instant now = now();
-    Instant expiry = expiresAt == null ? null : expiresAt.truncatedTo(ChronoUnit.MILLIS);
+    @Nullable Instant expiry = expiresAt == null ? null : expiresAt.truncatedTo(ChronoUnit.MILLIS);
     if (expiry != null && !expiry.isAfter(now)) {
       throw new IllegalArgumentException("key expiry " + expiresAt + " is not in the future (now " + now + ")");
     }
@@ -165,7 +166,7 @@ public final class Accounts {
     }
     // Caffeine runs one load per hash at a time, so a burst of requests with a cold key
     // reaches the store once. A store failure propagates: authentication fails closed.
-    Principal principal = knownKeys.get(hash, h -> store.findPrincipalByKeyHash(h).orElse(null));
+    @Nullable Principal principal = knownKeys.get(hash, h -> store.findPrincipalByKeyHash(h).orElse(null));
     if (principal == null) {
       unknownKeys.put(hash, Boolean.TRUE);
       return Optional.empty();
@@ -182,7 +183,7 @@ public final class Accounts {
    * entries. A lookup that read the store just before the change may still put the old state back;
    * it then lives at most {@link #CACHE_TTL}, the same bound as for changes made on other nodes.
    */
-  private void forget(java.util.function.Predicate<Principal> changed) {
+  private void forget(Predicate<Principal> changed) {
     knownKeys.asMap().values().removeIf(changed);
   }
 
