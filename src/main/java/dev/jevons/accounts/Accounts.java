@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -102,9 +103,7 @@ public final class Accounts {
   public Account setStatus(String accountId, AccountStatus status) {
     Account updated =
         store.updateAccountStatus(accountId, status).orElseThrow(() -> new NoSuchAccountException(accountId));
-    if (status != AccountStatus.ACTIVE) {
-      knownKeys.asMap().values().removeIf(p -> p.account().id().equals(accountId));
-    }
+    forget(p -> p.account().id().equals(accountId));
     return updated;
   }
 
@@ -117,7 +116,7 @@ public final class Accounts {
     String keyName = validName("key name", name);
     Set<String> allowed = validModels(models);
     Instant now = now();
-    Instant expiry = expiresAt == null ? null : expiresAt.truncatedTo(ChronoUnit.MILLIS);
+    @Nullable Instant expiry = expiresAt == null ? null : expiresAt.truncatedTo(ChronoUnit.MILLIS);
     if (expiry != null && !expiry.isAfter(now)) {
       throw new IllegalArgumentException("key expiry " + expiresAt + " is not in the future (now " + now + ")");
     }
@@ -143,8 +142,12 @@ public final class Accounts {
   /** Revokes the key; revoking it again changes nothing and returns it as first revoked. */
   public ApiKey revokeKey(String keyId) {
     ApiKey revoked = store.revokeKey(keyId, now()).orElseThrow(() -> new NoSuchKeyException(keyId));
-    knownKeys.asMap().values().removeIf(p -> p.key().id().equals(keyId));
+    forget(p -> p.key().id().equals(keyId));
     return revoked;
+  }
+
+  public Optional<ApiKey> key(String keyId) {
+    return store.findKey(keyId);
   }
 
   /**
@@ -163,7 +166,7 @@ public final class Accounts {
     }
     // Caffeine runs one load per hash at a time, so a burst of requests with a cold key
     // reaches the store once. A store failure propagates: authentication fails closed.
-    Principal principal = knownKeys.get(hash, h -> store.findPrincipalByKeyHash(h).orElse(null));
+    @Nullable Principal principal = knownKeys.get(hash, h -> store.findPrincipalByKeyHash(h).orElse(null));
     if (principal == null) {
       unknownKeys.put(hash, Boolean.TRUE);
       return Optional.empty();
@@ -172,6 +175,16 @@ public final class Accounts {
       return Optional.empty();
     }
     return Optional.of(principal);
+  }
+
+  /**
+   * Drops cached principals after a change made on this node. The cache is keyed by secret hash,
+   * which admin operations do not know, so this scans it: fine for rare admin calls, even at 100k
+   * entries. A lookup that read the store just before the change may still put the old state back;
+   * it then lives at most {@link #CACHE_TTL}, the same bound as for changes made on other nodes.
+   */
+  private void forget(Predicate<Principal> changed) {
+    knownKeys.asMap().values().removeIf(changed);
   }
 
   static String hashSecret(String secret) {

@@ -5,8 +5,11 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
@@ -36,6 +39,7 @@ public final class Database implements AutoCloseable {
 
   static final int SQLITE_POOL_SIZE = 4;
   static final int POSTGRES_POOL_SIZE = 16;
+  static final int POSTGRES_MIN_IDLE = 4;
   static final int SQLITE_BUSY_TIMEOUT_MILLIS = 5000;
   static final String MIGRATIONS = "classpath:db/migration";
 
@@ -77,7 +81,7 @@ public final class Database implements AutoCloseable {
     String redacted = redact(jdbcUrl);
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
-    config.setPoolName("jevons-" + dialect.name().toLowerCase(java.util.Locale.ROOT));
+    config.setPoolName("jevons-" + dialect.name().toLowerCase(Locale.ROOT));
     if (user != null) {
       config.setUsername(user);
     }
@@ -86,7 +90,12 @@ public final class Database implements AutoCloseable {
     }
     switch (dialect) {
       case SQLITE -> configureSqlite(config, jdbcUrl);
-      case POSTGRESQL -> config.setMaximumPoolSize(POSTGRES_POOL_SIZE);
+      case POSTGRESQL -> {
+        // Grows to 16 under load and keeps 4 idle, so N idle gateway nodes hold 4N server
+        // backends rather than 16N.
+        config.setMaximumPoolSize(POSTGRES_POOL_SIZE);
+        config.setMinimumIdle(POSTGRES_MIN_IDLE);
+      }
     }
     HikariDataSource pool;
     try {
@@ -111,6 +120,37 @@ public final class Database implements AutoCloseable {
   /** The pooled connections, for the stores built on this database. */
   public DataSource dataSource() {
     return pool;
+  }
+
+  /**
+   * Runs {@code work} in one transaction on one connection: commits if it returns, rolls back if
+   * it throws. SQL failures come out as {@link StoreException} naming {@code what}. On SQLite the
+   * transaction holds the write lock from its start (see above), so keep it short and free of
+   * anything but SQL; on PostgreSQL it runs at the server's default isolation (READ COMMITTED).
+   */
+  public <T> T inTransaction(String what, SqlWork<T> work) {
+    try (Connection connection = pool.getConnection()) {
+      connection.setAutoCommit(false);
+      try {
+        T result = work.run(connection);
+        connection.commit();
+        return result;
+      } catch (SQLException | RuntimeException | Error e) {
+        rollbackQuietly(connection, e);
+        throw e;
+      }
+      // Hikari restores auto-commit when the connection goes back to the pool.
+    } catch (SQLException e) {
+      throw new StoreException("cannot " + what + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void rollbackQuietly(Connection connection, Throwable failure) {
+    try {
+      connection.rollback();
+    } catch (SQLException e) {
+      failure.addSuppressed(e);
+    }
   }
 
   /** The JDBC URL with any password masked, fit for logs. */
@@ -160,7 +200,7 @@ public final class Database implements AutoCloseable {
       try {
         Files.createDirectories(parent);
       } catch (IOException e) {
-        throw new StoreException("cannot create directory " + parent + " for database " + jdbcUrl, e);
+        throw new StoreException("cannot create directory " + parent + " for database " + redact(jdbcUrl), e);
       }
     }
     config.setMaximumPoolSize(SQLITE_POOL_SIZE);

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Assumptions;
  * Real databases for tests: a SQLite file in a temporary directory, or a scratch PostgreSQL
  * database created for the test and dropped when it is closed.
  *
- * <p>PostgreSQL is found at {@code JEVONS_TEST_POSTGRES_URL} (default {@code
+ * <p>Each PostgreSQL scratch is a schema of its own in a database created for the test run (see
+ * {@link #scratchPostgres()}). PostgreSQL is found at {@code JEVONS_TEST_POSTGRES_URL} (default {@code
  * jdbc:postgresql://127.0.0.1:5432/test}, user {@code postgres}, trust auth). When it cannot be
  * reached the test is skipped, with the reason, or fails when the environment has {@code CI=true}.
  *
@@ -63,6 +64,11 @@ public final class TestDatabases {
       envOr("JEVONS_TEST_POSTGRES_URL", "jdbc:postgresql://127.0.0.1:5432/test");
   private static final String POSTGRES_USER = envOr("JEVONS_TEST_POSTGRES_USER", "postgres");
 
+  /** Remembered so that a missing server costs one connection attempt per run, not one per test. */
+  private static volatile @Nullable String unreachable;
+
+  private static @Nullable String runDatabase;
+
   private TestDatabases() {}
 
   public static Stream<Kind> kinds() {
@@ -105,37 +111,98 @@ public final class TestDatabases {
     return new Scratch(Kind.SQLITE, url, null, () -> {});
   }
 
+  /**
+   * An empty schema of its own in this test run's PostgreSQL database, dropped when closed.
+   * Creating a schema is nearly free, where CREATE DATABASE copies a template and costs about half
+   * a second; the run's database itself is created on first use and dropped when the JVM exits.
+   */
   public static Scratch scratchPostgres() {
-    String name = "jevons_t_" + randomSuffix();
-    execOnServer("CREATE DATABASE " + name);
-    String url = POSTGRES_URL.substring(0, POSTGRES_URL.lastIndexOf('/') + 1) + name;
+    String database = runDatabase();
+    String schema = "jevons_t_" + randomSuffix();
+    execOn(database, "CREATE SCHEMA " + schema);
     return new Scratch(
-        Kind.POSTGRESQL, url, POSTGRES_USER, () -> execOnServer("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"));
+        Kind.POSTGRESQL,
+        urlOf(database, "currentSchema=" + schema),
+        POSTGRES_USER,
+        () -> execOn(database, "DROP SCHEMA IF EXISTS " + schema + " CASCADE"));
+  }
+
+  /**
+   * An empty database of its own, for what a schema cannot vary (locale, collation); {@code
+   * options} are appended to CREATE DATABASE.
+   */
+  static Scratch scratchPostgresDatabase(String options) {
+    String name = "jevons_t_" + randomSuffix();
+    execOnServer("CREATE DATABASE " + name + " " + options);
+    return new Scratch(Kind.POSTGRESQL, urlOf(name, ""), POSTGRES_USER, () -> dropDatabase(name));
+  }
+
+  private static synchronized String runDatabase() {
+    if (runDatabase == null) {
+      String name = "jevons_t_run_" + randomSuffix();
+      execOnServer("CREATE DATABASE " + name);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> dropDatabase(name), "drop-" + name));
+      runDatabase = name;
+    }
+    return runDatabase;
+  }
+
+  private static void dropDatabase(String name) {
+    execOnServer("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+
+  /** The configured server URL pointed at another database, keeping its parameters. */
+  private static String urlOf(String database, String extraParameter) {
+    int query = POSTGRES_URL.indexOf('?');
+    String base = query < 0 ? POSTGRES_URL : POSTGRES_URL.substring(0, query);
+    String parameters = query < 0 ? "" : POSTGRES_URL.substring(query + 1);
+    if (!extraParameter.isEmpty()) {
+      parameters = parameters.isEmpty() ? extraParameter : parameters + "&" + extraParameter;
+    }
+    String url = base.substring(0, base.lastIndexOf('/') + 1) + database;
+    return parameters.isEmpty() ? url : url + "?" + parameters;
   }
 
   private static void execOnServer(String sql) {
-    try (Connection c = connectToServer();
+    execOnUrl(POSTGRES_URL, sql);
+  }
+
+  private static void execOn(String database, String sql) {
+    execOnUrl(urlOf(database, ""), sql);
+  }
+
+  private static void execOnUrl(String url, String sql) {
+    try (Connection c = connect(url);
         Statement s = c.createStatement()) {
       s.execute(sql);
     } catch (SQLException e) {
-      throw new IllegalStateException("cannot run '" + sql + "' on " + POSTGRES_URL, e);
+      throw new IllegalStateException("cannot run '" + sql + "' on " + url, e);
     }
   }
 
-  private static Connection connectToServer() {
+  private static Connection connect(String url) {
+    String knownUnreachable = unreachable;
+    if (knownUnreachable != null) {
+      skipOrFail(knownUnreachable);
+    }
     Properties props = new Properties();
     props.setProperty("user", POSTGRES_USER);
     props.setProperty("connectTimeout", "3");
     try {
-      return DriverManager.getConnection(POSTGRES_URL, props);
+      return DriverManager.getConnection(url, props);
     } catch (SQLException e) {
       String why = "PostgreSQL is not reachable at " + POSTGRES_URL + " as " + POSTGRES_USER + ": " + e.getMessage();
-      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-        fail(why + " (CI=true, so PostgreSQL tests must run)");
-      }
-      Assumptions.abort(why + "; skipping (set CI=true to make this a failure)");
-      throw new AssertionError("unreachable");
+      unreachable = why;
+      skipOrFail(why);
+      throw new AssertionError("not reached");
     }
+  }
+
+  private static void skipOrFail(String why) {
+    if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+      fail(why + " (CI=true, so PostgreSQL tests must run)");
+    }
+    Assumptions.abort(why + "; skipping (set CI=true to make this a failure)");
   }
 
   private static String randomSuffix() {

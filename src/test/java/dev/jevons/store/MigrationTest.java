@@ -1,0 +1,160 @@
+package dev.jevons.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.jevons.accounts.Account;
+import dev.jevons.accounts.AccountStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class MigrationTest {
+
+  @TempDir Path dir;
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void migrates_an_empty_database_to_the_latest_version(TestDatabases.Kind kind) throws Exception {
+    try (Database db = TestDatabases.open(kind, dir)) {
+      assertThat(appliedVersions(db)).containsExactly("1");
+      assertThat(count(db, "SELECT COUNT(*) FROM accounts")).isZero();
+      assertThat(count(db, "SELECT COUNT(*) FROM api_keys")).isZero();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void opening_a_migrated_database_again_applies_nothing_and_keeps_its_data(TestDatabases.Kind kind)
+      throws Exception {
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir)) {
+      try (Database db = scratch.open()) {
+        new SqlAccountStore(db).insertAccount(new Account("acct_a", "Acme", AccountStatus.ACTIVE, Instant.EPOCH));
+      }
+      try (Database db = scratch.open()) {
+        assertThat(appliedVersions(db)).containsExactly("1");
+        assertThat(new SqlAccountStore(db).findAccount("acct_a")).isPresent();
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void applies_a_new_migration_on_the_next_start(TestDatabases.Kind kind) throws Exception {
+    Path migrations = Files.createDirectories(dir.resolve("migrations"));
+    Files.writeString(migrations.resolve("V1__first.sql"), "CREATE TABLE first_table (id BIGINT);");
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir)) {
+      List<String> location = List.of("filesystem:" + migrations);
+      scratch.open(location).close();
+      Files.writeString(migrations.resolve("V2__second.sql"), "CREATE TABLE second_table (id BIGINT);");
+
+      try (Database db = scratch.open(location)) {
+        assertThat(appliedVersions(db)).containsExactly("1", "2");
+        assertThat(count(db, "SELECT COUNT(*) FROM second_table")).isZero();
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void refuses_to_start_when_an_applied_migration_was_edited(TestDatabases.Kind kind) throws Exception {
+    Path migrations = Files.createDirectories(dir.resolve("migrations"));
+    Path v1 = migrations.resolve("V1__first.sql");
+    Files.writeString(v1, "CREATE TABLE first_table (id BIGINT);");
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir)) {
+      List<String> location = List.of("filesystem:" + migrations);
+      scratch.open(location).close();
+      Files.writeString(v1, "CREATE TABLE first_table (id BIGINT, extra TEXT);");
+
+      assertThatThrownBy(() -> scratch.open(location))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("checksum mismatch")
+          .hasMessageContaining("cannot migrate database " + scratch.jdbcUrl());
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void leaves_no_trace_of_a_migration_that_failed_halfway(TestDatabases.Kind kind) throws Exception {
+    Path migrations = Files.createDirectories(dir.resolve("migrations"));
+    Files.writeString(
+        migrations.resolve("V1__broken.sql"),
+        "CREATE TABLE half_done (id BIGINT);\nINSERT INTO no_such_table VALUES (1);");
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir)) {
+      List<String> location = List.of("filesystem:" + migrations);
+
+      assertThatThrownBy(() -> scratch.open(location)).isInstanceOf(StoreException.class);
+
+      Files.writeString(migrations.resolve("V1__broken.sql"), "CREATE TABLE half_done (id BIGINT);");
+      try (Database db = scratch.open(location)) {
+        assertThat(appliedVersions(db)).containsExactly("1");
+      }
+    }
+  }
+
+  @Test
+  void gateway_nodes_opening_a_fresh_postgres_database_together_migrate_it_exactly_once() throws Exception {
+    int nodes = 4;
+    try (TestDatabases.Scratch scratch = TestDatabases.scratchPostgres();
+        ExecutorService executor = Executors.newFixedThreadPool(nodes)) {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Future<Database>> opened = new ArrayList<>();
+      for (int i = 0; i < nodes; i++) {
+        opened.add(
+            executor.submit(
+                () -> {
+                  start.await();
+                  return scratch.open();
+                }));
+      }
+      start.countDown();
+      List<Database> databases = new ArrayList<>();
+      try {
+        for (Future<Database> f : opened) {
+          databases.add(f.get(30, TimeUnit.SECONDS));
+        }
+        assertThat(appliedVersions(databases.getFirst())).containsExactly("1");
+      } finally {
+        databases.forEach(Database::close);
+      }
+    }
+  }
+
+  private static List<String> appliedVersions(Database db) throws Exception {
+    List<String> versions = new ArrayList<>();
+    try (Connection c = db.dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT version FROM flyway_schema_history WHERE success AND version IS NOT NULL"
+                    + " ORDER BY installed_rank")) {
+      while (rs.next()) {
+        versions.add(rs.getString(1));
+      }
+    }
+    return versions;
+  }
+
+  private static long count(Database db, String sql) throws Exception {
+    try (Connection c = db.dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+}
