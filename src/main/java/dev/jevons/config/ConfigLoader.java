@@ -217,8 +217,11 @@ public final class ConfigLoader {
               choice(root, "sim.profile", "h800", SIM_PROFILES),
               stringList(root, "sim.models", List.of("sim-chat", "sim-reasoner")),
               decimal(root, "sim.time_scale", 1.0, 0.001, 1_000_000));
-      return new JevonsConfig(
-          server, dataDir, store, optString(root, "admin.token"), policy, upstreams(), sim);
+      String adminToken = optString(root, "admin.token");
+      if (adminToken != null && (adminToken.length() < 16 || adminToken.length() > 256 || adminToken.chars().anyMatch(Character::isWhitespace))) {
+        problems.add("admin.token: must be 16 to 256 characters without whitespace (got " + adminToken.length() + " characters)");
+      }
+      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), sim);
     }
 
     private List<JevonsConfig.Upstream> upstreams() {
