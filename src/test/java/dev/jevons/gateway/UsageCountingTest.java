@@ -1,0 +1,125 @@
+package dev.jevons.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import dev.jevons.accounts.Account;
+import dev.jevons.cli.JevonsApp;
+import dev.jevons.config.ConfigLoader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An OpenAI-compatible server that never reports usage (as some llama.cpp and proxy setups do):
+ * the gateway must count what it delivered and still answer with complete usage objects.
+ */
+class UsageCountingTest {
+  static final ObjectMapper json = new ObjectMapper();
+  static final HttpClient http = HttpClient.newHttpClient();
+  static final AtomicReference<String> lastUpstreamBody = new AtomicReference<>();
+  @TempDir static Path data;
+  static HttpServer upstream;
+  static JevonsApp app;
+  static String key;
+
+  @BeforeAll
+  static void start() throws Exception {
+    upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.createContext("/v1/models", ex -> {
+      byte[] b = "{\"object\":\"list\",\"data\":[{\"id\":\"plain\",\"object\":\"model\"}]}".getBytes(StandardCharsets.UTF_8);
+      ex.sendResponseHeaders(200, b.length);
+      ex.getResponseBody().write(b);
+      ex.close();
+    });
+    upstream.createContext("/v1/chat/completions", ex -> {
+      String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+      lastUpstreamBody.set(body);
+      boolean stream = body.contains("\"stream\":true");
+      OutputStream out = ex.getResponseBody();
+      if (stream) {
+        ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+        ex.sendResponseHeaders(200, 0);
+        for (String word : List.of("one", " two", " three", " four")) {
+          out.write(("data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"plain\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+                  + word + "\"},\"finish_reason\":null}]}\n\n").getBytes(StandardCharsets.UTF_8));
+          out.flush();
+        }
+        out.write("data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"plain\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+      } else {
+        byte[] b = "{\"id\":\"x\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"plain\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"exactly sixteen!\"},\"finish_reason\":\"stop\"}]}".getBytes(StandardCharsets.UTF_8);
+        ex.sendResponseHeaders(200, b.length);
+        out.write(b);
+      }
+      ex.close();
+    });
+    upstream.start();
+    app =
+        JevonsApp.start(
+            new ConfigLoader()
+                .override("server.port", 0)
+                .override("data_dir", data.toString())
+                .upstreamUrls(List.of("http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1"))
+                .load());
+    Account a = app.accounts().createAccount("counting");
+    key = app.accounts().issueKey(a.id(), "k", Set.of(), null).secret();
+  }
+
+  @AfterAll
+  static void stop() {
+    app.close();
+    upstream.stop(0);
+  }
+
+  static HttpResponse<String> post(String body) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create(app.baseUrl() + "/v1/chat/completions"))
+            .header("Authorization", "Bearer " + key)
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  static final String MESSAGES = "\"model\":\"plain\",\"messages\":[{\"role\":\"user\",\"content\":\"twelve chars\"}]";
+
+  @Test
+  void asks_the_upstream_for_usage_and_counts_delivered_chunks_when_it_sends_none() throws Exception {
+    HttpResponse<String> res = post("{" + MESSAGES + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+    assertThat(lastUpstreamBody.get()).contains("\"include_usage\":true");
+    List<String> events = res.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+    assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+    JsonNode usage = json.readTree(events.get(events.size() - 2)).get("usage");
+    assertThat(usage.get("completion_tokens").asLong()).isEqualTo(4);
+    assertThat(usage.get("prompt_tokens").asLong()).isEqualTo(3);
+    assertThat(usage.get("prompt_cache_miss_tokens").asLong()).isEqualTo(3);
+    assertThat(usage.get("prompt_tokens_details").get("cached_tokens").asLong()).isZero();
+  }
+
+  @Test
+  void forces_usage_upstream_even_when_the_client_did_not_ask_and_shows_none() throws Exception {
+    HttpResponse<String> res = post("{" + MESSAGES + ",\"stream\":true}");
+    assertThat(lastUpstreamBody.get()).contains("\"include_usage\":true");
+    assertThat(res.body()).doesNotContain("usage").endsWith("data: [DONE]\n\n");
+  }
+
+  @Test
+  void estimates_usage_for_a_non_streaming_answer_without_one() throws Exception {
+    JsonNode body = json.readTree(post("{" + MESSAGES + "}").body());
+    assertThat(body.get("usage").get("completion_tokens").asLong()).isEqualTo(4);
+    assertThat(body.get("usage").get("total_tokens").asLong()).isEqualTo(7);
+  }
+}
