@@ -1,0 +1,377 @@
+package dev.jevons.scheduler;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The queue requests wait in for capacity: strict priority bands, and within a band fair sharing
+ * across accounts by Virtual Token Counter.
+ *
+ * <p>Implementation note. Follows VTC (Sheng et al., "Fairness in Serving Large Language Models",
+ * OSDI 2024): every account has a counter of weighted service, {@code (input + 2 x output) /
+ * weight} tokens; among backlogged accounts the one with the smallest counter is served next; an
+ * account that becomes backlogged is lifted to the smallest counter of those already backlogged, so
+ * it cannot bank idle time. Counters are charged with the request's estimate at dispatch (prompt
+ * plus {@code max_tokens}) and corrected with the actual usage on completion ({@link #correct}).
+ * Bands are strict: a lower band (higher number) is served only when no higher band has a ticket
+ * for the capacity being offered. Within one account, tickets are FIFO.
+ *
+ * <p>Invariants: a ticket is in exactly one lane while QUEUED and in none after; the queued token
+ * total equals the sum over queued tickets; the queue never holds more than {@code
+ * maxQueuedTokens} (a new ticket that does not fit displaces queued tickets of strictly lower
+ * bands, newest first, or is shed itself). Concurrency: one lock guards everything; every
+ * operation is O(log n) in queued accounts except {@link #cancel} (linear in that account's own
+ * tickets). Deadlines are enforced by {@link #expireDue} from a timer and by waiters themselves.
+ * What is approximate: counters use doubles (they are not money), and correction on completion
+ * may move an account that is no longer backlogged, which only affects its lift.
+ */
+public final class FairQueue {
+  static final int MAX_BANDS = 8;
+
+  private final LongSupplier nanoTime;
+  private final long maxQueuedTokens;
+  private final int maxTickets;
+
+  // All state below is guarded by `this`.
+  private final Map<String, Lane> lanes = new HashMap<>();
+  private final Map<String, Account> accounts = new HashMap<>();
+  private final TreeSet<Account> backlogged = new TreeSet<>(Account.BY_COUNTER);
+  private final PriorityQueue<Ticket> byDeadline = new PriorityQueue<>(Comparator.comparingLong(Ticket::deadlineNanos));
+  private final long[] queuedTokensByBand = new long[MAX_BANDS];
+  private long queuedTokens;
+  private int queuedTickets;
+  private long seq;
+
+  public FairQueue(LongSupplier nanoTime, long maxQueuedTokens, int maxTickets) {
+    this.nanoTime = nanoTime;
+    this.maxQueuedTokens = maxQueuedTokens;
+    this.maxTickets = maxTickets;
+  }
+
+  /** A queue of one (model, band): the backlogged accounts ordered by counter. */
+  private static final class Lane {
+    final String model;
+    final int band;
+    final TreeSet<Account> accounts = new TreeSet<>(Account.BY_COUNTER);
+    final Map<Account, ArrayDeque<Ticket>> tickets = new HashMap<>();
+    long tokens;
+
+    Lane(String model, int band) {
+      this.model = model;
+      this.band = band;
+    }
+  }
+
+  private static final class Account {
+    static final Comparator<Account> BY_COUNTER =
+        Comparator.comparingDouble((Account a) -> a.counter).thenComparing(a -> a.id);
+
+    final String id;
+    double counter;
+    int queued;
+    final List<Lane> lanes = new ArrayList<>(2);
+
+    Account(String id) {
+      this.id = id;
+    }
+  }
+
+  /** Adds a ticket, or returns it already SHED (with the reason) when it cannot be queued. */
+  public synchronized Ticket enqueue(TicketSpec spec) {
+    long now = nanoTime.getAsLong();
+    Ticket t = new Ticket(++seq, spec, now);
+    if (!makeRoom(t)) {
+      return t;
+    }
+    Account a = accounts.computeIfAbsent(spec.accountId(), Account::new);
+    if (a.queued == 0) {
+      // Lift: an account returning from idle starts at the least served backlogged account.
+      if (!backlogged.isEmpty()) {
+        a.counter = Math.max(a.counter, backlogged.first().counter);
+      }
+      backlogged.add(a);
+    }
+    String laneKey = spec.model() + '\u0000' + spec.band();
+    Lane lane = lanes.computeIfAbsent(laneKey, k -> new Lane(spec.model(), spec.band()));
+    ArrayDeque<Ticket> q = lane.tickets.get(a);
+    if (q == null) {
+      q = new ArrayDeque<>();
+      lane.tickets.put(a, q);
+      lane.accounts.add(a);
+      a.lanes.add(lane);
+    }
+    q.addLast(t);
+    a.queued++;
+    lane.tokens += t.queuedTokens();
+    queuedTokens += t.queuedTokens();
+    queuedTokensByBand[t.band] += t.queuedTokens();
+    queuedTickets++;
+    byDeadline.add(t);
+    return t;
+  }
+
+  private boolean makeRoom(Ticket t) {
+    long need = t.queuedTokens();
+    if (need > maxQueuedTokens) {
+      t.finish(Ticket.State.SHED, "the request alone (" + need + " tokens) exceeds the queue's capacity of " + maxQueuedTokens + " tokens");
+      return false;
+    }
+    while (queuedTokens + need > maxQueuedTokens || queuedTickets + 1 > maxTickets) {
+      Ticket victim = newestOfLowestBandBelow(t.band);
+      if (victim == null) {
+        t.finish(
+            Ticket.State.SHED,
+            "queue full: " + queuedTickets + " requests, " + queuedTokens + " tokens waiting (limits " + maxTickets + " requests, "
+                + maxQueuedTokens + " tokens)");
+        return false;
+      }
+      remove(victim);
+      victim.finish(Ticket.State.SHED, "displaced from a full queue by higher-priority requests");
+    }
+    return true;
+  }
+
+  private @Nullable Ticket newestOfLowestBandBelow(int band) {
+    for (int b = MAX_BANDS - 1; b > band; b--) {
+      if (queuedTokensByBand[b] == 0) {
+        continue;
+      }
+      Ticket newest = null;
+      for (Lane lane : lanes.values()) {
+        if (lane.band != b) {
+          continue;
+        }
+        for (ArrayDeque<Ticket> q : lane.tickets.values()) {
+          Ticket last = q.peekLast();
+          if (last != null && (newest == null || last.seq > newest.seq)) {
+            newest = last;
+          }
+        }
+      }
+      if (newest != null) {
+        return newest;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Takes the next ticket a replica serving {@code models} should run: highest band first, then
+   * the least-served account, then that account's oldest ticket. The ticket is DISPATCHED with
+   * {@code slot} by {@code slotFor} (called under the queue's lock; it must be cheap and may
+   * return null to decline, e.g. when the replica turned out to be full).
+   */
+  public synchronized @Nullable Ticket dispatchNext(Set<String> models, java.util.function.Function<Ticket, @Nullable Object> slotFor) {
+    Lane best = null;
+    Account bestAccount = null;
+    for (Lane lane : lanes.values()) {
+      if (lane.accounts.isEmpty() || !models.contains(lane.model)) {
+        continue;
+      }
+      Account head = lane.accounts.first();
+      if (best == null
+          || lane.band < best.band
+          || (lane.band == best.band && Account.BY_COUNTER.compare(head, bestAccount) < 0)) {
+        best = lane;
+        bestAccount = head;
+      }
+    }
+    if (best == null) {
+      return null;
+    }
+    Ticket t = best.tickets.get(bestAccount).peekFirst();
+    Object slot = slotFor.apply(t);
+    if (slot == null) {
+      return null;
+    }
+    remove(t);
+    t.dispatch(slot, nanoTime.getAsLong());
+    charge(bestAccount, t.costTokens() / t.weight);
+    return t;
+  }
+
+  /** Corrects an account's counter once the actual usage of a dispatched request is known. */
+  public synchronized void correct(String accountId, double weight, long estimatedCostTokens, long actualPromptTokens, long actualOutputTokens) {
+    Account a = accounts.get(accountId);
+    if (a == null) {
+      return;
+    }
+    long actual = actualPromptTokens + 2 * actualOutputTokens;
+    charge(a, (actual - estimatedCostTokens) / weight);
+  }
+
+  private void charge(Account a, double delta) {
+    boolean queued = a.queued > 0;
+    if (queued) {
+      backlogged.remove(a);
+      for (Lane l : a.lanes) {
+        l.accounts.remove(a);
+      }
+    }
+    a.counter += delta;
+    if (queued) {
+      backlogged.add(a);
+      for (Lane l : a.lanes) {
+        l.accounts.add(a);
+      }
+    } else if (!backlogged.isEmpty() && a.counter <= backlogged.first().counter) {
+      // Idle and not ahead of anyone: it would be lifted on return anyway, so forget it.
+      accounts.remove(a.id);
+    } else if (backlogged.isEmpty()) {
+      accounts.remove(a.id);
+    }
+  }
+
+  /** Removes a waiting ticket whose client went away; false if it already left the queue. */
+  public synchronized boolean cancel(Ticket t) {
+    if (t.state() != Ticket.State.QUEUED) {
+      return false;
+    }
+    remove(t);
+    return t.finish(Ticket.State.CANCELLED, "the client went away");
+  }
+
+  /** Moves every ticket past its deadline to EXPIRED; returns how many. */
+  public synchronized int expireDue() {
+    long now = nanoTime.getAsLong();
+    int n = 0;
+    while (!byDeadline.isEmpty() && now - byDeadline.peek().deadlineNanos >= 0) {
+      Ticket t = byDeadline.poll();
+      if (t.state() == Ticket.State.QUEUED) {
+        remove(t);
+        t.finish(Ticket.State.EXPIRED, "the request did not start within its queue deadline of " + Ticket.millis(t.deadlineNanos - t.enqueuedNanos) + " ms");
+        n++;
+      }
+    }
+    prune();
+    return n;
+  }
+
+  /**
+   * Forgets idle accounts whose counter no longer matters: those at or below the least-served
+   * backlogged account (they would be lifted to it on return), or all idle ones when nothing is
+   * backlogged. Keeps the counter map bounded by the accounts that are active or recently ahead.
+   */
+  private void prune() {
+    double floor = backlogged.isEmpty() ? Double.POSITIVE_INFINITY : backlogged.first().counter;
+    accounts.values().removeIf(a -> a.queued == 0 && a.counter <= floor);
+  }
+
+  private void remove(Ticket t) {
+    Lane lane = lanes.get(t.model + '\u0000' + t.band);
+    Account a = accounts.get(t.accountId);
+    if (lane == null || a == null) {
+      return;
+    }
+    ArrayDeque<Ticket> q = lane.tickets.get(a);
+    if (q == null || !q.remove(t)) {
+      return;
+    }
+    byDeadline.remove(t);
+    lane.tokens -= t.queuedTokens();
+    queuedTokens -= t.queuedTokens();
+    queuedTokensByBand[t.band] -= t.queuedTokens();
+    queuedTickets--;
+    a.queued--;
+    if (q.isEmpty()) {
+      lane.tickets.remove(a);
+      lane.accounts.remove(a);
+      a.lanes.remove(lane);
+      if (lane.tickets.isEmpty()) {
+        lanes.remove(t.model + '\u0000' + t.band);
+      }
+    }
+    if (a.queued == 0) {
+      backlogged.remove(a);
+    }
+  }
+
+  /** Tokens queued for {@code model} in bands up to and including {@code band}: work ahead of a new ticket. */
+  public synchronized long tokensAhead(String model, int band) {
+    long sum = 0;
+    for (Lane l : lanes.values()) {
+      if (l.model.equals(model) && l.band <= band) {
+        sum += l.tokens;
+      }
+    }
+    return sum;
+  }
+
+  public synchronized int size() {
+    return queuedTickets;
+  }
+
+  public synchronized long queuedTokens() {
+    return queuedTokens;
+  }
+
+  public synchronized long queuedTokens(int band) {
+    return queuedTokensByBand[band];
+  }
+
+  /** Sizes by band, for metrics: {@code [band] -> tickets}. */
+  public synchronized int[] ticketsByBand() {
+    int[] out = new int[MAX_BANDS];
+    for (Lane l : lanes.values()) {
+      for (ArrayDeque<Ticket> q : l.tickets.values()) {
+        out[l.band] += q.size();
+      }
+    }
+    return out;
+  }
+
+  /** The account's current virtual token counter, for tests and diagnostics. */
+  synchronized double counter(String accountId) {
+    Account a = accounts.get(accountId);
+    return a == null ? 0 : a.counter;
+  }
+
+  synchronized int trackedAccounts() {
+    return accounts.size();
+  }
+
+  /** Checks internal consistency; for tests. */
+  synchronized void checkInvariants() {
+    long tokens = 0;
+    int tickets = 0;
+    for (Lane l : lanes.values()) {
+      long laneTokens = 0;
+      for (Iterator<Map.Entry<Account, ArrayDeque<Ticket>>> it = l.tickets.entrySet().iterator(); it.hasNext(); ) {
+        var e = it.next();
+        if (e.getValue().isEmpty()) {
+          throw new IllegalStateException("empty account queue left in a lane");
+        }
+        if (!l.accounts.contains(e.getKey())) {
+          throw new IllegalStateException("backlogged account missing from its lane order");
+        }
+        for (Ticket t : e.getValue()) {
+          if (t.state() != Ticket.State.QUEUED) {
+            throw new IllegalStateException(t + " is " + t.state() + " but still queued");
+          }
+          laneTokens += t.queuedTokens();
+          tickets++;
+        }
+      }
+      if (laneTokens != l.tokens) {
+        throw new IllegalStateException("lane token total drifted");
+      }
+      tokens += laneTokens;
+    }
+    if (tokens != queuedTokens || tickets != queuedTickets) {
+      throw new IllegalStateException("queue totals drifted: " + tokens + "/" + queuedTokens + " tokens, " + tickets + "/" + queuedTickets);
+    }
+    if (queuedTokens > maxQueuedTokens) {
+      throw new IllegalStateException("queue over its token bound");
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package dev.jevons.scheduler;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One request waiting in (or dispatched from) the {@link FairQueue}. The request's thread blocks
+ * in {@link #await}; the dispatcher hands it a slot on a replica, or the queue sheds it.
+ */
+public final class Ticket {
+  /** Where a ticket is in its life; it moves only forward. */
+  public enum State { QUEUED, DISPATCHED, SHED, EXPIRED, CANCELLED }
+
+  final long seq;
+  final String accountId;
+  final double weight;
+  final int band;
+  final String model;
+  final long promptTokens;
+  final long maxOutputTokens;
+  final long enqueuedNanos;
+  final long deadlineNanos;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private State state = State.QUEUED;
+  private @Nullable Object slot;
+  private @Nullable String reason;
+  private long dispatchedNanos;
+
+  Ticket(long seq, TicketSpec spec, long nowNanos) {
+    this.seq = seq;
+    this.accountId = spec.accountId();
+    this.weight = spec.weight();
+    this.band = spec.band();
+    this.model = spec.model();
+    this.promptTokens = spec.promptTokens();
+    this.maxOutputTokens = spec.maxOutputTokens();
+    this.enqueuedNanos = nowNanos;
+    this.deadlineNanos = nowNanos + spec.maxWaitNanos();
+  }
+
+  /** Weighted tokens this request is expected to cost in VTC terms (input x1, output x2). */
+  long costTokens() {
+    return promptTokens + 2 * maxOutputTokens;
+  }
+
+  long queuedTokens() {
+    return promptTokens + maxOutputTokens;
+  }
+
+  public String accountId() {
+    return accountId;
+  }
+
+  public String model() {
+    return model;
+  }
+
+  public int band() {
+    return band;
+  }
+
+  public long enqueuedNanos() {
+    return enqueuedNanos;
+  }
+
+  public long deadlineNanos() {
+    return deadlineNanos;
+  }
+
+  public State state() {
+    lock.lock();
+    try {
+      return state;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The dispatcher's slot object (a replica handle) once dispatched. */
+  public @Nullable Object slot() {
+    lock.lock();
+    try {
+      return slot;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Why the ticket was shed or expired, for the client's error. */
+  public @Nullable String reason() {
+    lock.lock();
+    try {
+      return reason;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  public long waitedNanos() {
+    lock.lock();
+    try {
+      return dispatchedNanos == 0 ? 0 : dispatchedNanos - enqueuedNanos;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  boolean dispatch(Object slot, long nowNanos) {
+    return transition(State.DISPATCHED, slot, null, nowNanos);
+  }
+
+  boolean finish(State end, String why) {
+    return transition(end, null, why, 0);
+  }
+
+  private boolean transition(State to, @Nullable Object slot, @Nullable String why, long nowNanos) {
+    lock.lock();
+    try {
+      if (state != State.QUEUED) {
+        return false;
+      }
+      state = to;
+      this.slot = slot;
+      this.reason = why;
+      this.dispatchedNanos = nowNanos;
+      changed.signalAll();
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits until the ticket leaves the queue or {@code maxNanos} pass; returns the state then.
+   * Waiting in slices lets a caller send keep-alives between slices.
+   */
+  public State await(long maxNanos) throws InterruptedException {
+    lock.lock();
+    try {
+      long left = maxNanos;
+      while (state == State.QUEUED && left > 0) {
+        left = changed.awaitNanos(left);
+      }
+      return state;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ticket#" + seq + "(" + accountId + ", " + model + ", band " + band + ")";
+  }
+
+  static long millis(long nanos) {
+    return TimeUnit.NANOSECONDS.toMillis(nanos);
+  }
+}

@@ -1,0 +1,24 @@
+package dev.jevons.scheduler;
+
+/**
+ * What the queue needs to know of a request.
+ *
+ * @param weight the account's share in fair queueing (2 = twice the service of weight 1)
+ * @param band strict priority band, 0 highest; a lower band is served only when no higher band
+ *     waits for the same capacity
+ * @param maxWaitNanos how long the request may wait before it must have started
+ */
+public record TicketSpec(
+    String accountId, double weight, int band, String model, long promptTokens, long maxOutputTokens, long maxWaitNanos) {
+  public TicketSpec {
+    if (!(weight > 0) || weight > 1_000_000) {
+      throw new IllegalArgumentException("weight must be in (0, 1e6]: " + weight);
+    }
+    if (band < 0 || band >= FairQueue.MAX_BANDS) {
+      throw new IllegalArgumentException("band must be in [0, " + FairQueue.MAX_BANDS + "): " + band);
+    }
+    if (promptTokens < 0 || maxOutputTokens < 0 || maxWaitNanos < 0) {
+      throw new IllegalArgumentException("token counts and the wait must not be negative");
+    }
+  }
+}

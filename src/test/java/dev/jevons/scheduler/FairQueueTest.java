@@ -1,0 +1,139 @@
+package dev.jevons.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class FairQueueTest {
+  static final long SEC = 1_000_000_000L;
+  final AtomicLong now = new AtomicLong(1_000 * SEC);
+  final FairQueue queue = new FairQueue(now::get, 1_000_000, 10_000);
+
+  TicketSpec spec(String account, int band, long prompt, long output) {
+    return new TicketSpec(account, 1.0, band, "m", prompt, output, 600 * SEC);
+  }
+
+  Ticket take() {
+    return queue.dispatchNext(Set.of("m"), t -> "slot");
+  }
+
+  @Test
+  void serves_a_light_account_before_the_rest_of_a_heavy_backlog() {
+    for (int i = 0; i < 10; i++) {
+      queue.enqueue(spec("heavy", 0, 100, 100));
+    }
+    queue.enqueue(spec("light", 0, 100, 100));
+    List<String> order = new ArrayList<>();
+    for (Ticket t = take(); t != null; t = take()) {
+      order.add(t.accountId());
+    }
+    assertThat(order.indexOf("light")).isLessThanOrEqualTo(1);
+    assertThat(order).hasSize(11);
+    queue.checkInvariants();
+  }
+
+  @Test
+  void shares_service_in_proportion_to_weights() {
+    for (int i = 0; i < 30; i++) {
+      queue.enqueue(new TicketSpec("gold", 2.0, 0, "m", 100, 0, 600 * SEC));
+      queue.enqueue(new TicketSpec("basic", 1.0, 0, "m", 100, 0, 600 * SEC));
+    }
+    int gold = 0;
+    for (int i = 0; i < 30; i++) {
+      if (take().accountId().equals("gold")) {
+        gold++;
+      }
+    }
+    assertThat(gold).isBetween(19, 21);
+  }
+
+  @Test
+  void lifts_an_account_returning_from_idle_so_it_cannot_bank_idle_time() {
+    for (int i = 0; i < 5; i++) {
+      queue.enqueue(spec("busy", 0, 1000, 0));
+    }
+    for (int i = 0; i < 3; i++) {
+      take();
+    }
+    queue.enqueue(spec("returning", 0, 1000, 0));
+    assertThat(queue.counter("returning")).isEqualTo(queue.counter("busy"));
+    // With equal counters the two now alternate rather than the newcomer taking a long run.
+    List<String> next = List.of(take().accountId(), take().accountId());
+    assertThat(next).containsExactlyInAnyOrder("busy", "returning");
+  }
+
+  @Test
+  void serves_higher_bands_strictly_first() {
+    queue.enqueue(spec("a", 2, 10, 10));
+    queue.enqueue(spec("b", 1, 10, 10));
+    queue.enqueue(spec("c", 0, 10, 10));
+    assertThat(List.of(take().band(), take().band(), take().band())).containsExactly(0, 1, 2);
+  }
+
+  @Test
+  void dispatches_only_models_the_offering_replica_serves() {
+    queue.enqueue(new TicketSpec("a", 1, 0, "other", 10, 10, 600 * SEC));
+    assertThat(take()).isNull();
+    assertThat(queue.dispatchNext(Set.of("other", "m"), t -> "slot")).isNotNull();
+  }
+
+  @Test
+  void leaves_the_ticket_queued_when_the_replica_declines() {
+    Ticket t = queue.enqueue(spec("a", 0, 10, 10));
+    assertThat(queue.dispatchNext(Set.of("m"), x -> null)).isNull();
+    assertThat(t.state()).isEqualTo(Ticket.State.QUEUED);
+    assertThat(queue.size()).isEqualTo(1);
+  }
+
+  @Test
+  void expires_tickets_at_their_deadline_and_not_before() {
+    Ticket t = queue.enqueue(new TicketSpec("a", 1, 0, "m", 10, 10, 10 * SEC));
+    now.addAndGet(10 * SEC - 1);
+    assertThat(queue.expireDue()).isZero();
+    now.addAndGet(1);
+    assertThat(queue.expireDue()).isEqualTo(1);
+    assertThat(t.state()).isEqualTo(Ticket.State.EXPIRED);
+    assertThat(t.reason()).contains("queue deadline of 10000 ms");
+    assertThat(queue.size()).isZero();
+    queue.checkInvariants();
+  }
+
+  @Test
+  void cancels_a_waiting_ticket_at_once() {
+    Ticket t = queue.enqueue(spec("a", 0, 10, 10));
+    assertThat(queue.cancel(t)).isTrue();
+    assertThat(t.state()).isEqualTo(Ticket.State.CANCELLED);
+    assertThat(queue.cancel(t)).isFalse();
+    assertThat(take()).isNull();
+  }
+
+  @Test
+  void sheds_when_full_and_displaces_lower_bands_first() {
+    FairQueue small = new FairQueue(now::get, 1_000, 100);
+    Ticket low1 = small.enqueue(new TicketSpec("a", 1, 3, "m", 300, 100, 600 * SEC));
+    Ticket low2 = small.enqueue(new TicketSpec("b", 1, 3, "m", 300, 100, 600 * SEC));
+    Ticket high = small.enqueue(new TicketSpec("c", 1, 0, "m", 300, 100, 600 * SEC));
+    assertThat(high.state()).isEqualTo(Ticket.State.QUEUED);
+    assertThat(low2.state()).as("newest of the lowest band goes first").isEqualTo(Ticket.State.SHED);
+    assertThat(low1.state()).isEqualTo(Ticket.State.QUEUED);
+    Ticket sameBand = small.enqueue(new TicketSpec("d", 1, 3, "m", 300, 100, 600 * SEC));
+    assertThat(sameBand.state()).isEqualTo(Ticket.State.SHED);
+    assertThat(sameBand.reason()).contains("queue full").contains("800 tokens");
+    small.checkInvariants();
+  }
+
+  @Test
+  void corrects_counters_with_actual_usage() {
+    queue.enqueue(spec("a", 0, 100, 1000));
+    queue.enqueue(spec("b", 0, 1, 1)); // keeps something backlogged so "a" stays remembered
+    Ticket t = take();
+    assertThat(t.accountId()).isEqualTo("a");
+    assertThat(queue.counter("a")).isEqualTo(2100.0);
+    queue.correct("a", 1.0, t.costTokens(), 100, 10);
+    assertThat(queue.counter("a")).isEqualTo(120.0);
+  }
+}
