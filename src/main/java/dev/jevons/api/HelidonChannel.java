@@ -41,6 +41,14 @@ final class HelidonChannel implements ClientChannel {
     return new ClientStream(res.outputStream());
   }
 
+  @Override
+  public OutputStream openJsonStream() {
+    this.status = 200;
+    res.status(200);
+    res.header(HeaderNames.CONTENT_TYPE, "application/json");
+    return new ClientStream(res.outputStream());
+  }
+
   /**
    * Helidon reports a client that went away as an unchecked exception; the gateway expects the
    * plain {@link IOException} of any OutputStream, so translate at this edge.

@@ -7,6 +7,9 @@ import dev.jevons.api.HttpApi;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayMetrics;
+import dev.jevons.scheduler.Admission;
+import dev.jevons.scheduler.FairQueue;
+import dev.jevons.sim.EngineProfile;
 import dev.jevons.sim.SimConfig;
 import dev.jevons.sim.SimFleet;
 import dev.jevons.store.Database;
@@ -34,6 +37,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,8 +49,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class JevonsApp implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JevonsApp.class);
-  /** Simulated replicas queue internally like vLLM; the gateway should not cap them first. */
-  private static final int SIM_MAX_CONCURRENCY = 4096;
 
   private final JevonsConfig config;
   private final List<AutoCloseable> toClose = new ArrayList<>();
@@ -53,6 +56,7 @@ public final class JevonsApp implements AutoCloseable {
   private final boolean adminTokenGenerated;
   private final Accounts accounts;
   private final UpstreamPool pool;
+  private final Admission admission;
   private final @Nullable SimFleet fleet;
   private final WebServer server;
 
@@ -82,9 +86,12 @@ public final class JevonsApp implements AutoCloseable {
         fleet = SimFleet.start(simConfig, sim.replicas(), 0);
         toClose.add(fleet);
         upstreams = new ArrayList<>();
+        // Dispatch to a simulated replica only while it has a free batch slot, so requests wait
+        // in Jevons' fair queue rather than in the engine's FIFO (late binding).
+        int slots = EngineProfile.byName(sim.profile()).maxNumSeqs();
         int i = 1;
         for (URI url : fleet.baseUrls()) {
-          upstreams.add(new JevonsConfig.Upstream("sim-" + i++, url, sim.models(), null, SIM_MAX_CONCURRENCY, 1));
+          upstreams.add(new JevonsConfig.Upstream("sim-" + i++, url, sim.models(), null, slots, 1));
         }
       } else {
         fleet = null;
@@ -98,7 +105,11 @@ public final class JevonsApp implements AutoCloseable {
       UpstreamClient client =
           new UpstreamClient(json, Duration.ofMillis(policy.connectTimeoutMillis()), Duration.ofMillis(policy.firstByteTimeoutMillis()));
       toClose.add(client);
-      pool = new UpstreamPool(upstreams, policy, client, scheduler, System::nanoTime);
+      // Health checks block on HTTP; they get their own thread so timeouts and dispatch stay punctual.
+      ScheduledExecutorService healthChecks =
+          Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("jevons-health").factory());
+      toClose.add(healthChecks::shutdownNow);
+      pool = new UpstreamPool(upstreams, policy, client, healthChecks, System::nanoTime);
       toClose.add(pool);
       pool.start();
       Watchdog watchdog = new Watchdog(scheduler, System::nanoTime, 100);
@@ -106,7 +117,12 @@ public final class JevonsApp implements AutoCloseable {
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       GatewayMetrics metrics = new GatewayMetrics(registry, pool);
-      Gateway gateway = new Gateway(pool, watchdog, json, metrics, policy, System::nanoTime);
+      JevonsConfig.Scheduler scheduling = config.scheduler();
+      FairQueue queue = new FairQueue(System::nanoTime, scheduling.queueMaxTokens(), scheduling.queueMaxRequests());
+      admission = new Admission(queue, pool::replicas, System::nanoTime);
+      ScheduledFuture<?> ticker = scheduler.scheduleAtFixedRate(admission::tick, 50, 50, TimeUnit.MILLISECONDS);
+      toClose.add(() -> ticker.cancel(false));
+      Gateway gateway = new Gateway(pool, watchdog, json, metrics, policy, scheduling, admission, System::nanoTime);
       HttpApi api =
           new HttpApi(
               config.server(), gateway, accounts, AdminToken.of(adminToken), metrics, registry, json,
@@ -183,6 +199,10 @@ public final class JevonsApp implements AutoCloseable {
 
   public Accounts accounts() {
     return accounts;
+  }
+
+  public Admission admission() {
+    return admission;
   }
 
   public UpstreamPool pool() {

@@ -56,6 +56,12 @@ public final class ConfigLoader {
               "upstream.eject_max_ms",
               "upstream.failures_to_eject",
               "upstream.max_attempts",
+              "scheduler.queue_max_tokens",
+              "scheduler.queue_max_requests",
+              "scheduler.max_wait_ms",
+              "scheduler.keepalive_interval_ms",
+              "scheduler.deepseek_keepalive",
+              "scheduler.default_max_output_tokens",
               "sim.replicas",
               "sim.profile",
               "sim.models",
@@ -211,6 +217,14 @@ public final class ConfigLoader {
       if (policy.ejectMaxMillis() < policy.ejectBaseMillis()) {
         problems.add("upstream.eject_max_ms: must be >= upstream.eject_base_ms (" + policy.ejectBaseMillis() + ")");
       }
+      JevonsConfig.Scheduler scheduler =
+          new JevonsConfig.Scheduler(
+              integer(root, "scheduler.queue_max_tokens", 20_000_000, 1_000, 1L << 40),
+              (int) integer(root, "scheduler.queue_max_requests", 10_000, 1, 10_000_000),
+              integer(root, "scheduler.max_wait_ms", 600_000, 1, 86_400_000),
+              integer(root, "scheduler.keepalive_interval_ms", 5_000, 10, 600_000),
+              bool(root, "scheduler.deepseek_keepalive", false),
+              integer(root, "scheduler.default_max_output_tokens", 1_024, 1, 1L << 20));
       JevonsConfig.Sim sim =
           new JevonsConfig.Sim(
               (int) integer(root, "sim.replicas", 2, 1, 64),
@@ -221,7 +235,7 @@ public final class ConfigLoader {
       if (adminToken != null && (adminToken.length() < 16 || adminToken.length() > 256 || adminToken.chars().anyMatch(Character::isWhitespace))) {
         problems.add("admin.token: must be 16 to 256 characters without whitespace (got " + adminToken.length() + " characters)");
       }
-      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), sim);
+      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), scheduler, sim);
     }
 
     private List<JevonsConfig.Upstream> upstreams() {

@@ -19,6 +19,7 @@ public record JevonsConfig(
     @Nullable String adminToken,
     UpstreamPolicy upstreamPolicy,
     List<Upstream> upstreams,
+    Scheduler scheduler,
     Sim sim) {
 
   public JevonsConfig {
@@ -56,6 +57,20 @@ public record JevonsConfig(
       models = List.copyOf(models);
     }
   }
+
+  /**
+   * Admission: the fair queue requests wait in for capacity.
+   *
+   * @param defaultMaxOutputTokens what a request without {@code max_tokens} is assumed to
+   *     generate, for queue accounting until its actual usage is known
+   */
+  public record Scheduler(
+      long queueMaxTokens,
+      int queueMaxRequests,
+      long maxWaitMillis,
+      long keepaliveIntervalMillis,
+      boolean deepseekKeepalive,
+      long defaultMaxOutputTokens) {}
 
   /** The built-in simulated replicas, started only when no upstream is configured. */
   public record Sim(int replicas, String profile, List<String> models, double timeScale) {
@@ -100,6 +115,12 @@ public record JevonsConfig(
       out.put(p + "max_concurrency", Integer.toString(u.maxConcurrency()));
       out.put(p + "weight", Integer.toString(u.weight()));
     }
+    out.put("scheduler.queue_max_tokens", Long.toString(scheduler.queueMaxTokens()));
+    out.put("scheduler.queue_max_requests", Integer.toString(scheduler.queueMaxRequests()));
+    out.put("scheduler.max_wait_ms", Long.toString(scheduler.maxWaitMillis()));
+    out.put("scheduler.keepalive_interval_ms", Long.toString(scheduler.keepaliveIntervalMillis()));
+    out.put("scheduler.deepseek_keepalive", Boolean.toString(scheduler.deepseekKeepalive()));
+    out.put("scheduler.default_max_output_tokens", Long.toString(scheduler.defaultMaxOutputTokens()));
     if (usesSimulator()) {
       out.put("sim.replicas", Integer.toString(sim.replicas()));
       out.put("sim.profile", sim.profile());

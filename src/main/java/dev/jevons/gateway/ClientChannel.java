@@ -12,4 +12,7 @@ public interface ClientChannel {
 
   /** Commits a 200 {@code text/event-stream} response; write {@code data: ...\n\n} events to it. */
   OutputStream openEventStream() throws IOException;
+
+  /** Commits a 200 {@code application/json} response whose body is written incrementally. */
+  OutputStream openJsonStream() throws IOException;
 }

@@ -9,6 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jevons.accounts.Principal;
 import dev.jevons.config.JevonsConfig;
+import dev.jevons.scheduler.Admission;
+import dev.jevons.scheduler.Ticket;
+import dev.jevons.scheduler.TicketSpec;
 import dev.jevons.upstream.Replica;
 import dev.jevons.upstream.SseReader;
 import dev.jevons.upstream.UpstreamClient;
@@ -22,7 +25,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -61,7 +63,12 @@ public final class Gateway {
   private final ObjectMapper json;
   private final GatewayMetrics metrics;
   private final JevonsConfig.UpstreamPolicy policy;
+  private final JevonsConfig.Scheduler scheduling;
+  private final Admission admission;
   private final LongSupplier nanoTime;
+
+  /** Every request waits in the standard band until accounts carry tiers. */
+  private static final int DEFAULT_BAND = 1;
 
   public Gateway(
       UpstreamPool pool,
@@ -69,6 +76,8 @@ public final class Gateway {
       ObjectMapper json,
       GatewayMetrics metrics,
       JevonsConfig.UpstreamPolicy policy,
+      JevonsConfig.Scheduler scheduling,
+      Admission admission,
       LongSupplier nanoTime) {
     this.pool = pool;
     this.client = pool.client();
@@ -76,6 +85,8 @@ public final class Gateway {
     this.json = json;
     this.metrics = metrics;
     this.policy = policy;
+    this.scheduling = scheduling;
+    this.admission = admission;
     this.nanoTime = nanoTime;
   }
 
@@ -114,26 +125,113 @@ public final class Gateway {
           null);
     }
     byte[] upstreamBody = req.upstreamBody(json, raw);
+    ClientResponse out = new ClientResponse(channel, req.stream(), scheduling.deepseekKeepalive());
+    try {
+      admitAndRelay(req, principal, upstreamBody, out, rec);
+    } catch (GatewayException e) {
+      if (!out.committed()) {
+        throw e;
+      }
+      rec.outcome("failed_after_commit");
+      out.failAfterCommit(errorJson(e.kind(), String.valueOf(e.getMessage())));
+    }
+  }
+
+  /** Waits in the fair queue for a replica, then relays; always gives the capacity back. */
+  private void admitAndRelay(CompletionRequest req, Principal principal, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
+    long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
+    TicketSpec spec =
+        new TicketSpec(
+            principal.account().id(),
+            1.0,
+            DEFAULT_BAND,
+            req.model(),
+            TokenEstimator.ofChars(req.promptChars()),
+            maxOutput,
+            TimeUnit.MILLISECONDS.toNanos(scheduling.maxWaitMillis()));
+    Admission.Result admitted = admission.enqueue(spec);
+    if (admitted instanceof Admission.Refused refused) {
+      throw new GatewayException(
+          ErrorKind.SERVER_OVERLOADED,
+          "Jevons is at capacity for '" + req.model() + "': " + refused.reason() + ".",
+          null,
+          Duration.ofNanos(Math.max(refused.retryAfterNanos(), TimeUnit.SECONDS.toNanos(1))));
+    }
+    Ticket ticket = ((Admission.Waiting) admitted).ticket();
+    try {
+      Replica first = awaitDispatch(ticket, out, rec);
+      if (first != null) {
+        relayWithRetries(req, first, upstreamBody, out, rec);
+      }
+    } finally {
+      if (ticket.state() == Ticket.State.DISPATCHED) {
+        admission.complete(ticket, spec.weight(), rec.usage().promptTokens(), rec.usage().completionTokens());
+      }
+    }
+  }
+
+  /**
+   * Blocks until the ticket is dispatched, sending keep-alives while it waits. Returns the replica
+   * whose capacity it holds, or null when the client went away (the ticket is then cancelled).
+   */
+  private @Nullable Replica awaitDispatch(Ticket ticket, ClientResponse out, RequestRecord rec) {
+    long interval = TimeUnit.MILLISECONDS.toNanos(scheduling.keepaliveIntervalMillis());
+    while (true) {
+      Ticket.State state;
+      try {
+        state = ticket.await(interval);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        admission.cancel(ticket);
+        throw new GatewayException(ErrorKind.INTERNAL_ERROR, "Jevons is shutting down.");
+      }
+      switch (state) {
+        case DISPATCHED -> {
+          rec.queued(ticket.waitedNanos());
+          return (Replica) ticket.slot();
+        }
+        case SHED, EXPIRED ->
+            throw new GatewayException(
+                ErrorKind.SERVER_OVERLOADED,
+                "Jevons is at capacity for '" + ticket.model() + "': " + ticket.reason() + ".",
+                null,
+                Duration.ofSeconds(5));
+        case CANCELLED -> {
+          rec.outcome("client_gone");
+          return null;
+        }
+        case QUEUED -> {
+          if (!out.keepAlive()) {
+            admission.cancel(ticket);
+            rec.outcome("client_gone");
+            return null;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Relays on the dispatched replica; before the client has received any byte, a failure moves
+   * the request to another replica with room (at most {@code max_attempts} in all).
+   */
+  private void relayWithRetries(CompletionRequest req, Replica first, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
     Set<Replica> tried = new HashSet<>();
     UpstreamException last = null;
-    for (int attempt = 0; attempt < policy.maxAttempts(); attempt++) {
-      Optional<Replica> acquired = pool.acquire(req.model(), tried);
-      if (acquired.isEmpty()) {
-        break;
-      }
-      Replica replica = acquired.get();
+    Replica replica = first;
+    for (int attempt = 0; attempt < policy.maxAttempts() && replica != null; attempt++) {
       tried.add(replica);
       rec.attempt();
       rec.upstream(replica.name());
       try {
         if (req.stream()) {
-          relayStream(req, replica, upstreamBody, channel, rec);
+          relayStream(req, replica, upstreamBody, out, rec);
         } else {
-          relayJson(req, replica, upstreamBody, channel, rec);
+          relayJson(req, replica, upstreamBody, out, rec);
         }
         return;
       } catch (UpstreamException e) {
-        // Only failures before the client received anything arrive here.
+        // Only failures before the client received any data arrive here.
         pool.failed(replica, e);
         metrics.upstreamFailure(replica, e.kind().name().toLowerCase());
         last = e;
@@ -142,8 +240,11 @@ public final class Gateway {
           break;
         }
       } finally {
-        pool.release(replica);
+        if (replica != first) {
+          pool.release(replica);
+        }
       }
+      replica = attempt + 1 < policy.maxAttempts() ? pool.acquire(req.model(), tried).orElse(null) : null;
     }
     throw clientError(req.model(), tried, last);
   }
@@ -171,7 +272,7 @@ public final class Gateway {
     };
   }
 
-  private void relayJson(CompletionRequest req, Replica replica, byte[] body, ClientChannel channel, RequestRecord rec)
+  private void relayJson(CompletionRequest req, Replica replica, byte[] body, ClientResponse out, RequestRecord rec)
       throws UpstreamException {
     byte[] answer;
     ObjectNode node;
@@ -211,13 +312,13 @@ public final class Gateway {
     rec.usage(usage);
     rec.firstToken(nanoTime.getAsLong());
     try {
-      channel.sendJson(200, answer);
-    } catch (UncheckedIOException e) {
+      out.sendJson(200, answer);
+    } catch (IOException | UncheckedIOException e) {
       rec.outcome("client_gone");
     }
   }
 
-  private void relayStream(CompletionRequest req, Replica replica, byte[] body, ClientChannel channel, RequestRecord rec)
+  private void relayStream(CompletionRequest req, Replica replica, byte[] body, ClientResponse response, RequestRecord rec)
       throws UpstreamException {
     UpstreamClient.Response resp = client.post(replica, req.endpoint().path(), body);
     Watchdog.Watch watch = watchdog.watch(millis(policy.firstByteTimeoutMillis()), resp::close);
@@ -245,7 +346,7 @@ public final class Gateway {
       StreamState state = new StreamState(req, json);
       OutputStream out;
       try {
-        out = channel.openEventStream();
+        out = response.eventStream();
       } catch (IOException | UncheckedIOException e) {
         rec.outcome("client_gone");
         return;
@@ -350,6 +451,10 @@ public final class Gateway {
     out.write(json);
     out.write(EVENT_END);
     out.flush();
+  }
+
+  private byte[] errorJson(ErrorKind kind, String message) {
+    return errorEvent(kind, message);
   }
 
   private byte[] errorEvent(ErrorKind kind, String message) {

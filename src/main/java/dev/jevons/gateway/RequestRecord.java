@@ -17,6 +17,7 @@ public final class RequestRecord {
   private Usage usage = Usage.NONE;
   private long firstTokenNanos;
   private int attempts;
+  private long queuedNanos;
   private String outcome = "ok";
 
   public RequestRecord(String requestId, long startNanos) {
@@ -86,6 +87,15 @@ public final class RequestRecord {
     if (firstTokenNanos == 0) {
       firstTokenNanos = Math.max(1, nowNanos - startNanos);
     }
+  }
+
+  /** Time spent waiting in the fair queue for capacity. */
+  public long queuedNanos() {
+    return queuedNanos;
+  }
+
+  void queued(long nanos) {
+    this.queuedNanos = nanos;
   }
 
   public int attempts() {

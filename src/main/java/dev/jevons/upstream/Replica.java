@@ -1,5 +1,6 @@
 package dev.jevons.upstream;
 
+import dev.jevons.scheduler.Server;
 import java.net.URI;
 import java.util.List;
 import java.util.Set;
@@ -15,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  * backoff that doubles with each ejection up to a maximum; when the backoff ends the replica is
  * tried again (half-open), and one success restores it fully.
  */
-public final class Replica {
+public final class Replica implements Server {
   private final String name;
   private final URI baseUrl;
   private final @Nullable String apiKey;
@@ -44,6 +45,7 @@ public final class Replica {
     this.models = Set.copyOf(models);
   }
 
+  @Override
   public String name() {
     return name;
   }
@@ -56,6 +58,7 @@ public final class Replica {
     return apiKey;
   }
 
+  @Override
   public Set<String> models() {
     return models;
   }
@@ -88,6 +91,16 @@ public final class Replica {
     return lastError;
   }
 
+  @Override
+  public boolean hasRoom(long nowNanos) {
+    return inFlight.get() < maxConcurrency && available(nowNanos);
+  }
+
+  @Override
+  public boolean tryAcquire(long nowNanos) {
+    return available(nowNanos) && tryAcquire();
+  }
+
   /** Takes one concurrency unit if the replica has room; the caller must {@link #release()}. */
   boolean tryAcquire() {
     while (true) {
@@ -101,12 +114,14 @@ public final class Replica {
     }
   }
 
-  void release() {
+  @Override
+  public void release() {
     inFlight.decrementAndGet();
   }
 
   /** Load per unit of weight, the quantity "least loaded" minimises. */
-  double load() {
+  @Override
+  public double load() {
     return (double) inFlight.get() / weight;
   }
 

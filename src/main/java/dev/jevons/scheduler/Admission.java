@@ -1,0 +1,136 @@
+package dev.jevons.scheduler;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Late binding of requests to inference servers: requests wait in Jevons' {@link FairQueue}, not
+ * in the servers' own queues, and are dispatched the moment a server that serves their model has
+ * room. Rejects early, before any prefill is spent, when the queue is full or the predicted wait
+ * exceeds the request's deadline.
+ *
+ * <p>Work conservation: {@link #pump} runs whenever capacity may have appeared (a request ended,
+ * a request arrived, the periodic timer) and dispatches until no server with room has a waiting
+ * request it can serve. The choice of server for a dispatched ticket is the least loaded among
+ * those with room (the router refines this with prefix-cache affinity).
+ */
+public final class Admission {
+  private final FairQueue queue;
+  private final Supplier<List<? extends Server>> servers;
+  private final LongSupplier nanoTime;
+  private final ServiceRate rate = new ServiceRate(30);
+
+  public Admission(FairQueue queue, Supplier<List<? extends Server>> servers, LongSupplier nanoTime) {
+    this.queue = queue;
+    this.servers = servers;
+    this.nanoTime = nanoTime;
+  }
+
+  /** The outcome of {@link #enqueue}: waiting (or already dispatched), or refused at once. */
+  public sealed interface Result permits Waiting, Refused {}
+
+  public record Waiting(Ticket ticket) implements Result {}
+
+  /** Refused before waiting, with the state behind the decision and when a retry may succeed. */
+  public record Refused(String reason, long retryAfterNanos) implements Result {}
+
+  /**
+   * Queues a request and dispatches at once if a server has room. Refuses when the queue is full
+   * (lower bands are displaced first) or the predicted wait is longer than the request may wait.
+   */
+  public Result enqueue(TicketSpec spec) {
+    long now = nanoTime.getAsLong();
+    double perSecond = rate.tokensPerSecond(spec.model(), now);
+    long ahead = queue.tokensAhead(spec.model(), spec.band());
+    if (perSecond > 0 && ahead > 0) {
+      long predictedNanos = (long) ((ahead + spec.promptTokens() + spec.maxOutputTokens()) / perSecond * 1e9);
+      if (predictedNanos > spec.maxWaitNanos()) {
+        return new Refused(
+            String.format(
+                "predicted wait %.1f s exceeds the queue deadline of %.1f s: %,d tokens are waiting for '%s' ahead of this request and the fleet completes %,.0f tokens/s",
+                predictedNanos / 1e9, spec.maxWaitNanos() / 1e9, ahead, spec.model(), perSecond),
+            predictedNanos - spec.maxWaitNanos());
+      }
+    }
+    Ticket t = queue.enqueue(spec);
+    if (t.state() == Ticket.State.SHED) {
+      return new Refused(String.valueOf(t.reason()), TimeUnit.SECONDS.toNanos(1));
+    }
+    pump();
+    return new Waiting(t);
+  }
+
+  /** Dispatches waiting tickets to servers with room until none can take more. */
+  public void pump() {
+    long now = nanoTime.getAsLong();
+    while (true) {
+      List<Server> withRoom = new ArrayList<>();
+      Set<String> models = new HashSet<>();
+      for (Server s : servers.get()) {
+        if (s.hasRoom(now)) {
+          withRoom.add(s);
+          models.addAll(s.models());
+        }
+      }
+      if (withRoom.isEmpty()) {
+        return;
+      }
+      Ticket t = queue.dispatchNext(models, ticket -> acquireLeastLoaded(withRoom, ticket.model(), now));
+      if (t == null) {
+        return;
+      }
+    }
+  }
+
+  private @Nullable Server acquireLeastLoaded(List<Server> candidates, String model, long now) {
+    Server best = null;
+    for (Server s : candidates) {
+      if (s.models().contains(model) && (best == null || s.load() < best.load())) {
+        best = s;
+      }
+    }
+    return best != null && best.tryAcquire(now) ? best : null;
+  }
+
+  /**
+   * Ends a dispatched request: frees its server, corrects the account's fair-share counter with
+   * the actual usage, feeds the service-rate measurement and dispatches what now fits.
+   */
+  public void complete(Ticket t, double weight, long promptTokens, long outputTokens) {
+    Object slot = t.slot();
+    if (slot instanceof Server s) {
+      s.release();
+    }
+    queue.correct(t.accountId(), weight, t.costTokens(), promptTokens, outputTokens);
+    rate.record(t.model(), promptTokens + outputTokens, nanoTime.getAsLong());
+    pump();
+  }
+
+  public boolean cancel(Ticket t) {
+    return queue.cancel(t);
+  }
+
+  /** For the periodic timer: expires overdue tickets and dispatches anything that fits. */
+  public void tick() {
+    queue.expireDue();
+    pump();
+  }
+
+  public FairQueue queue() {
+    return queue;
+  }
+
+  public double tokensPerSecond(String model) {
+    return rate.tokensPerSecond(model, nanoTime.getAsLong());
+  }
+
+  static long seconds(long nanos) {
+    return TimeUnit.NANOSECONDS.toSeconds(nanos);
+  }
+}
