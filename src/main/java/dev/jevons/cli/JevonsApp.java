@@ -123,6 +123,7 @@ public final class JevonsApp implements AutoCloseable {
       ScheduledFuture<?> ticker = scheduler.scheduleAtFixedRate(admission::tick, 50, 50, TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
       Gateway gateway = new Gateway(pool, watchdog, json, metrics, policy, scheduling, admission, System::nanoTime);
+      metrics.watchQueue(queue);
       HttpApi api =
           new HttpApi(
               config.server(), gateway, accounts, AdminToken.of(adminToken), metrics, registry, json,

@@ -151,6 +151,7 @@ public final class Gateway {
             TimeUnit.MILLISECONDS.toNanos(scheduling.maxWaitMillis()));
     Admission.Result admitted = admission.enqueue(spec);
     if (admitted instanceof Admission.Refused refused) {
+      metrics.shed(req.model(), refused.reason().startsWith("predicted wait") ? "predicted_wait" : "queue_full");
       throw new GatewayException(
           ErrorKind.SERVER_OVERLOADED,
           "Jevons is at capacity for '" + req.model() + "': " + refused.reason() + ".",
@@ -188,14 +189,17 @@ public final class Gateway {
       switch (state) {
         case DISPATCHED -> {
           rec.queued(ticket.waitedNanos());
+          metrics.queueWait(ticket.model(), ticket.waitedNanos());
           return (Replica) ticket.slot();
         }
-        case SHED, EXPIRED ->
-            throw new GatewayException(
+        case SHED, EXPIRED -> {
+          metrics.shed(ticket.model(), state == Ticket.State.EXPIRED ? "deadline" : "displaced");
+          throw new GatewayException(
                 ErrorKind.SERVER_OVERLOADED,
                 "Jevons is at capacity for '" + ticket.model() + "': " + ticket.reason() + ".",
                 null,
                 Duration.ofSeconds(5));
+        }
         case CANCELLED -> {
           rec.outcome("client_gone");
           return null;

@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.scheduler.FairQueue;
 import dev.jevons.upstream.Replica;
 import dev.jevons.upstream.UpstreamPool;
 import io.micrometer.core.instrument.Counter;
@@ -35,6 +36,40 @@ public final class GatewayMetrics {
           .tag("upstream", r.name())
           .register(registry);
     }
+  }
+
+  /** Queue gauges by priority band: tickets waiting and the tokens they hold. */
+  public void watchQueue(FairQueue queue) {
+    for (int band = 0; band < 3; band++) {
+      int b = band;
+      Gauge.builder("jevons.queue.requests", queue, q -> q.ticketsByBand()[b])
+          .description("Requests waiting for capacity, by priority band")
+          .tag("band", Integer.toString(b))
+          .register(registry);
+      Gauge.builder("jevons.queue.tokens", queue, q -> q.queuedTokens(b))
+          .description("Tokens (prompt + max output) of the waiting requests, by band")
+          .tag("band", Integer.toString(b))
+          .register(registry);
+    }
+  }
+
+  void shed(String model, String reason) {
+    Counter.builder("jevons.shed")
+        .description("Requests refused by admission control, by reason")
+        .tag("model", modelLabel(model))
+        .tag("reason", reason)
+        .register(registry)
+        .increment();
+  }
+
+  void queueWait(String model, long nanos) {
+    Timer.builder("jevons.queue.wait")
+        .description("Time requests waited in the fair queue before dispatch")
+        .tag("model", modelLabel(model))
+        .publishPercentileHistogram()
+        .maximumExpectedValue(Duration.ofMinutes(10))
+        .register(registry)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public MeterRegistry registry() {
