@@ -56,6 +56,7 @@ public final class ConfigLoader {
               "upstream.eject_max_ms",
               "upstream.failures_to_eject",
               "upstream.max_attempts",
+              "scheduler.policy",
               "scheduler.queue_max_tokens",
               "scheduler.queue_max_requests",
               "scheduler.max_wait_ms",
@@ -219,6 +220,7 @@ public final class ConfigLoader {
       }
       JevonsConfig.Scheduler scheduler =
           new JevonsConfig.Scheduler(
+              choice(root, "scheduler.policy", "fair", Set.of("fair", "fifo")),
               integer(root, "scheduler.queue_max_tokens", 20_000_000, 1_000, 1L << 40),
               (int) integer(root, "scheduler.queue_max_requests", 10_000, 1, 10_000_000),
               integer(root, "scheduler.max_wait_ms", 600_000, 1, 86_400_000),

@@ -65,6 +65,7 @@ public record JevonsConfig(
    *     generate, for queue accounting until its actual usage is known
    */
   public record Scheduler(
+      String policy,
       long queueMaxTokens,
       int queueMaxRequests,
       long maxWaitMillis,
@@ -115,6 +116,7 @@ public record JevonsConfig(
       out.put(p + "max_concurrency", Integer.toString(u.maxConcurrency()));
       out.put(p + "weight", Integer.toString(u.weight()));
     }
+    out.put("scheduler.policy", scheduler.policy());
     out.put("scheduler.queue_max_tokens", Long.toString(scheduler.queueMaxTokens()));
     out.put("scheduler.queue_max_requests", Integer.toString(scheduler.queueMaxRequests()));
     out.put("scheduler.max_wait_ms", Long.toString(scheduler.maxWaitMillis()));

@@ -140,9 +140,11 @@ public final class Gateway {
   /** Waits in the fair queue for a replica, then relays; always gives the capacity back. */
   private void admitAndRelay(CompletionRequest req, Principal principal, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
     long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
+    // FIFO (for comparison, and for operators who want it) is fair queueing with one shared account.
+    String fairShareAccount = "fifo".equals(scheduling.policy()) ? "*" : principal.account().id();
     TicketSpec spec =
         new TicketSpec(
-            principal.account().id(),
+            fairShareAccount,
             1.0,
             DEFAULT_BAND,
             req.model(),
