@@ -11,7 +11,9 @@ import dev.jevons.gateway.GatewayMetrics;
 import dev.jevons.gateway.RequestRecord;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HttpException;
 import io.helidon.http.Method;
+import io.helidon.http.RequestException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
@@ -297,15 +299,19 @@ public final class HttpApi {
       return body;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    } catch (RuntimeException e) {
-      if (e instanceof GatewayException) {
-        throw e;
-      }
-      String m = String.valueOf(e.getMessage()).toLowerCase();
-      if (m.contains("payload") || m.contains("too large") || m.contains("exceed")) {
+    } catch (RequestException e) {
+      // Helidon enforces max_body_bytes itself on a chunked body, as it reads the chunk sizes,
+      // and rejects broken chunking; both arrive here as a RequestException without a message.
+      if (e.status().code() == 413) {
         throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The request body is larger than the limit of " + maxBytes + " bytes.");
       }
-      throw e;
+      throw GatewayException.invalid(null, "The request body could not be read: its transfer encoding is malformed.");
+    } catch (HttpException e) {
+      // A compressed body whose decoded size passes the limit.
+      if (e.status().code() == 413) {
+        throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The decoded request body is larger than the limit of " + maxBytes + " bytes.");
+      }
+      throw GatewayException.invalid(null, "The request body could not be read: " + e.getMessage());
     }
   }
 }
