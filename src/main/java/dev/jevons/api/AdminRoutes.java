@@ -32,12 +32,14 @@ final class AdminRoutes {
   private final AdminToken token;
   private final ObjectMapper json;
   private final long maxBodyBytes;
+  private final ReadDeadlines deadlines;
 
-  AdminRoutes(Accounts accounts, AdminToken token, ObjectMapper json, long maxBodyBytes) {
+  AdminRoutes(Accounts accounts, AdminToken token, ObjectMapper json, long maxBodyBytes, ReadDeadlines deadlines) {
     this.accounts = accounts;
     this.token = token;
     this.json = json;
     this.maxBodyBytes = maxBodyBytes;
+    this.deadlines = deadlines;
   }
 
   int createAccount(ServerRequest req, ServerResponse res, RequestRecord rec) {
@@ -192,7 +194,7 @@ final class AdminRoutes {
   }
 
   private ObjectNode body(ServerRequest req) {
-    byte[] raw = HttpApi.readBody(req, maxBodyBytes);
+    byte[] raw = HttpApi.readBody(req, maxBodyBytes, deadlines);
     if (raw.length == 0) {
       return json.createObjectNode();
     }
