@@ -210,6 +210,39 @@ class ProtocolAbuseTest {
   }
 
   @Test
+  void answers_ambiguous_framing_and_odd_headers_without_a_server_error() throws IOException {
+    String auth = "Authorization: Bearer " + key + "\r\n";
+    String body = "{\"model\":\"sim-chat\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + auth;
+    String[] requests = {
+      post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      post + "Content-Length: 5\r\nContent-Length: 7\r\n\r\n{}{}{}{",
+      post + "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+      post + "Content-Length: 2, 2\r\n\r\n{}",
+      post + "Transfer-Encoding: gzip\r\n\r\n" + body,
+      post + "Transfer-Encoding: xchunked\r\n\r\n" + body,
+      post + "Content-Encoding: gzip\r\nContent-Length: " + body.length() + "\r\n\r\n" + body,
+      post + "X-Folded: a\r\n  b\r\nContent-Length: 2\r\n\r\n{}",
+      post + "NoColonHere\r\nContent-Length: 2\r\n\r\n{}",
+      post + "X-Nul: a\u0000b\r\nContent-Length: 2\r\n\r\n{}",
+      "POST /v1/chat/completions HTTP/1.1\r\nConnection: close\r\n" + auth + "Content-Length: 2\r\n\r\n{}",
+      "POST /v1/chat/completions HTTP/1.0\r\n" + auth + "Content-Length: " + body.length() + "\r\n\r\n" + body,
+      "GET /health?x=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    };
+    for (String r : requests) {
+      Raw raw = exchange(ascii(r));
+      if (raw.closedWithoutAnswer()) {
+        continue;
+      }
+      assertThat(raw.status()).as("answer to %s: %s", r, raw.head()).isLessThan(500);
+      if (raw.status() >= 300) {
+        assertErrorOrClose(raw, Set.of(raw.status()));
+      }
+    }
+  }
+
+  @Test
   void disconnects_a_client_that_stalls_in_its_headers_while_serving_others() throws IOException {
     try (Socket slow = connect()) {
       slow.getOutputStream().write(ascii("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-"));
