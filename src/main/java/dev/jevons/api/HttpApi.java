@@ -23,6 +23,7 @@ import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.http1.Http1Config;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -151,6 +152,11 @@ public final class HttpApi {
       if (res.isSent()) {
         status = 499;
       } else {
+        if (g.kind() == ErrorKind.REQUEST_TOO_LARGE) {
+          // The rest of an oversized body is not read, so the connection cannot carry another
+          // request; saying so keeps a client from reusing it and failing its next request.
+          res.header(HeaderNames.CONNECTION, "close");
+        }
         try {
           status = errors.send(res, g);
         } catch (RuntimeException sendFailed) {
@@ -296,12 +302,12 @@ public final class HttpApi {
    * declared a length.
    */
   static byte[] readBody(ServerRequest req, long maxBytes, ReadDeadlines deadlines) {
-    byte[] body = readBody(req, maxBytes);
+    byte[] body = readBody(req, maxBytes, deadlines::progressed);
     deadlines.received();
     return body;
   }
 
-  private static byte[] readBody(ServerRequest req, long maxBytes) {
+  private static byte[] readBody(ServerRequest req, long maxBytes, Runnable progressed) {
     long declared = req.headers().contentLength().orElse(-1);
     if (declared > maxBytes) {
       throw new GatewayException(
@@ -311,7 +317,14 @@ public final class HttpApi {
       return new byte[0];
     }
     try (InputStream in = req.content().inputStream()) {
-      byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+      long limit = Math.min(Integer.MAX_VALUE - 8, maxBytes + 1);
+      ByteArrayOutputStream read = new ByteArrayOutputStream();
+      byte[] buf = new byte[16 << 10];
+      for (int n; read.size() < limit && (n = in.read(buf, 0, (int) Math.min(buf.length, limit - read.size()))) >= 0; ) {
+        read.write(buf, 0, n);
+        progressed.run();
+      }
+      byte[] body = read.toByteArray();
       if (body.length > maxBytes) {
         throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The request body is larger than the limit of " + maxBytes + " bytes.");
       }

@@ -270,6 +270,40 @@ class ProtocolAbuseTest {
   }
 
   @Test
+  void serves_a_slow_body_that_keeps_coming_for_longer_than_the_read_timeout() throws Exception {
+    String body = "{\"model\":\"sim-chat\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+    String head =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + key
+            + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n";
+    byte[] rest = ascii(body);
+    int pieces = 6;
+    try (Socket s = connect()) {
+      OutputStream out = s.getOutputStream();
+      out.write(ascii(head));
+      for (int i = 0; i < pieces; i++) {
+        // The pauses are the input under test, not synchronisation: each is well inside the read
+        // timeout, and together they are well beyond it.
+        Thread.sleep(CLIENT_READ_TIMEOUT_MILLIS / 3);
+        out.write(rest, i * rest.length / pieces, (i + 1) * rest.length / pieces - i * rest.length / pieces);
+        out.flush();
+      }
+      Raw raw = parse(readUntilClosed(s.getInputStream()));
+      assertThat(raw.status()).as(raw.head() + raw.body()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void keeps_a_connection_alive_across_requests() throws IOException {
+    String get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    try (Socket s = connect()) {
+      s.getOutputStream().write(ascii(get + get + "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      s.getOutputStream().flush();
+      String all = new String(readUntilClosed(s.getInputStream()), StandardCharsets.UTF_8);
+      assertThat(all.split("HTTP/1.1 200 OK", -1)).hasSize(4);
+    }
+  }
+
+  @Test
   void survives_many_connections_opened_and_abandoned() throws IOException {
     List<Socket> sockets = new ArrayList<>();
     try {
