@@ -384,6 +384,16 @@ class ErrorResponsesTest {
   }
 
   @Test
+  void rejects_admin_values_outside_what_the_store_can_hold() {
+    String admin = app.adminToken();
+    String path = "/admin/v1/accounts/" + account.id() + "/keys";
+    invalid(api.post(path, admin, "{\"expires_at\":99999999999999999}"), "expires_at");
+    invalid(api.post(path, admin, "{\"expires_at\":\"+999999999-12-31T23:59:59Z\"}"), "expires_at");
+    assertError(api.post(path, admin, "{\"name\":\"" + "n".repeat(300) + "\"}"), 400, "invalid_request_error");
+    assertError(api.post("/admin/v1/accounts", admin, "{\"name\":\"a\\u0000b\"}"), 400, "invalid_request_error");
+  }
+
+  @Test
   void rejects_bad_admin_paging_parameters() {
     invalid(api.get("/admin/v1/accounts?limit=abc", app.adminToken()), "limit");
     invalid(api.get("/admin/v1/accounts?limit=0", app.adminToken()), "limit");
