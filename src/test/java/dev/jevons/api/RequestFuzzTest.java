@@ -116,6 +116,26 @@ class RequestFuzzTest {
     assertAnsweredCleanly(json.toString().getBytes(StandardCharsets.UTF_8));
   }
 
+  @Property(tries = 200)
+  void any_json_value_in_any_admin_field_is_answered_cleanly(
+      @ForAll("adminFields") String field, @ForAll("jsonValues") String value) {
+    String account = app.accounts().createAccount("fuzz-admin").id();
+    String body = "{\"" + field + "\":" + value + "}";
+    for (String path : List.of("/admin/v1/accounts", "/admin/v1/accounts/" + account + "/keys")) {
+      HttpResponse<String> res = api.post(path, app.adminToken(), body);
+      assertThat(res.statusCode()).as("status for %s on %s; answer %s", body.length() > 300 ? body.substring(0, 300) : body, path, res.body())
+          .isLessThan(500);
+      if (res.statusCode() >= 300) {
+        ApiClient.assertErrorShape(res);
+      }
+    }
+  }
+
+  @Provide
+  Arbitrary<String> adminFields() {
+    return Arbitraries.of("name", "models", "expires_at", "status");
+  }
+
   @Example
   void a_deeply_nested_value_is_rejected_cleanly() {
     String deep = "[".repeat(100_000) + "]".repeat(100_000);
