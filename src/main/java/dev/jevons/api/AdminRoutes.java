@@ -28,16 +28,20 @@ import org.jspecify.annotations.Nullable;
 
 /** The operator's API for accounts and keys, guarded by the admin token. */
 final class AdminRoutes {
+  private static final Instant MAX_INSTANT = Instant.parse("9999-12-31T23:59:59Z");
+
   private final Accounts accounts;
   private final AdminToken token;
   private final ObjectMapper json;
   private final long maxBodyBytes;
+  private final ReadDeadlines deadlines;
 
-  AdminRoutes(Accounts accounts, AdminToken token, ObjectMapper json, long maxBodyBytes) {
+  AdminRoutes(Accounts accounts, AdminToken token, ObjectMapper json, long maxBodyBytes, ReadDeadlines deadlines) {
     this.accounts = accounts;
     this.token = token;
     this.json = json;
     this.maxBodyBytes = maxBodyBytes;
+    this.deadlines = deadlines;
   }
 
   int createAccount(ServerRequest req, ServerResponse res, RequestRecord rec) {
@@ -192,7 +196,7 @@ final class AdminRoutes {
   }
 
   private ObjectNode body(ServerRequest req) {
-    byte[] raw = HttpApi.readBody(req, maxBodyBytes);
+    byte[] raw = HttpApi.readBody(req, maxBodyBytes, deadlines);
     if (raw.length == 0) {
       return json.createObjectNode();
     }
@@ -226,23 +230,38 @@ final class AdminRoutes {
     return v.asText();
   }
 
-  /** An instant given as an ISO-8601 string ("2027-01-01T00:00:00Z") or as Unix seconds. */
+  /**
+   * An instant given as an ISO-8601 string ("2027-01-01T00:00:00Z") or as Unix seconds, between
+   * the epoch and the end of year 9999: the store keeps epoch milliseconds.
+   */
   private static @Nullable Instant instant(ObjectNode body, String field) {
     JsonNode v = body.get(field);
     if (v == null || v.isNull()) {
       return null;
     }
+    Instant i;
     if (v.isIntegralNumber()) {
-      return Instant.ofEpochSecond(v.asLong());
-    }
-    if (v.isTextual()) {
+      if (!v.canConvertToLong() || v.asLong() < 0 || v.asLong() > MAX_INSTANT.getEpochSecond()) {
+        throw outOfRange(field);
+      }
+      i = Instant.ofEpochSecond(v.asLong());
+    } else if (v.isTextual()) {
       try {
-        return Instant.parse(v.asText());
+        i = Instant.parse(v.asText());
       } catch (DateTimeParseException e) {
         throw GatewayException.invalid(field, "'" + field + "' must be an ISO-8601 instant such as 2027-01-01T00:00:00Z, or Unix seconds.");
       }
+      if (i.isBefore(Instant.EPOCH) || i.isAfter(MAX_INSTANT)) {
+        throw outOfRange(field);
+      }
+    } else {
+      throw GatewayException.invalid(field, "'" + field + "' must be an ISO-8601 instant or Unix seconds.");
     }
-    throw GatewayException.invalid(field, "'" + field + "' must be an ISO-8601 instant or Unix seconds.");
+    return i;
+  }
+
+  private static GatewayException outOfRange(String field) {
+    return GatewayException.invalid(field, "'" + field + "' must be between " + Instant.EPOCH + " and " + MAX_INSTANT + ".");
   }
 
   private int send(ServerResponse res, int status, ObjectNode body) {

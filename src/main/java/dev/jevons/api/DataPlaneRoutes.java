@@ -22,13 +22,15 @@ final class DataPlaneRoutes {
   private final Accounts accounts;
   private final ObjectMapper json;
   private final long maxBodyBytes;
+  private final ReadDeadlines deadlines;
   private final long startedEpochSeconds = System.currentTimeMillis() / 1000;
 
-  DataPlaneRoutes(Gateway gateway, Accounts accounts, ObjectMapper json, long maxBodyBytes) {
+  DataPlaneRoutes(Gateway gateway, Accounts accounts, ObjectMapper json, long maxBodyBytes, ReadDeadlines deadlines) {
     this.gateway = gateway;
     this.accounts = accounts;
     this.json = json;
     this.maxBodyBytes = maxBodyBytes;
+    this.deadlines = deadlines;
   }
 
   int chat(ServerRequest req, ServerResponse res, RequestRecord rec) {
@@ -41,7 +43,7 @@ final class DataPlaneRoutes {
 
   private int generate(Endpoint endpoint, ServerRequest req, ServerResponse res, RequestRecord rec) {
     Principal principal = authenticate(req, rec);
-    byte[] body = HttpApi.readBody(req, maxBodyBytes);
+    byte[] body = HttpApi.readBody(req, maxBodyBytes, deadlines);
     HelidonChannel channel = new HelidonChannel(res);
     gateway.handle(endpoint, principal, body, channel, rec);
     return channel.status();

@@ -9,15 +9,21 @@ import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayException;
 import dev.jevons.gateway.GatewayMetrics;
 import dev.jevons.gateway.RequestRecord;
+import dev.jevons.upstream.Watchdog;
+import io.helidon.common.buffers.DataReader;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HttpException;
 import io.helidon.http.Method;
+import io.helidon.http.RequestException;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.http1.Http1Config;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -51,6 +57,7 @@ public final class HttpApi {
   private final DataPlaneRoutes dataPlane;
   private final AdminRoutes admin;
   private final Readiness readiness;
+  private final ReadDeadlines deadlines;
   private final SecureRandom random = new SecureRandom();
 
   public HttpApi(
@@ -62,6 +69,7 @@ public final class HttpApi {
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
       Readiness readiness,
+      Watchdog watchdog,
       LongSupplier nanoTime) {
     this.config = config;
     this.json = json;
@@ -70,8 +78,9 @@ public final class HttpApi {
     this.prometheus = prometheus;
     this.nanoTime = nanoTime;
     this.readiness = readiness;
-    this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes());
-    this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes());
+    this.deadlines = new ReadDeadlines(watchdog, config.clientReadTimeoutMillis());
+    this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes(), deadlines);
+    this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes(), deadlines);
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -85,11 +94,16 @@ public final class HttpApi {
         .port(config.port())
         .maxPayloadSize(config.maxBodyBytes())
         .connectionOptions(o -> o.readTimeout(Duration.ofMillis(config.clientReadTimeoutMillis())))
+        // Helidon closes a connection that waits longer than this for its next request line; a
+        // stall later in a request is ReadDeadlines' job.
+        .idleConnectionTimeout(Duration.ofMillis(config.clientReadTimeoutMillis()))
+        .idleConnectionPeriod(Duration.ofMillis(Math.max(100, config.clientReadTimeoutMillis() / 4)))
         .addProtocol(
             Http1Config.builder()
                 .maxHeadersSize(config.maxHeaderBytes())
                 .maxPrologueLength(8192)
                 .validateRequestHeaders(true)
+                .addReceiveListener(deadlines)
                 .build())
         .directHandlers(d -> {
           for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
@@ -125,7 +139,7 @@ public final class HttpApi {
     int status;
     try {
       status = action.run(req, res, rec);
-    } catch (UncheckedIOException e) {
+    } catch (UncheckedIOException | CloseConnectionException e) {
       // The client went away or broke the connection mid-request: routine, nothing to answer.
       rec.outcome("client_gone");
       status = 499;
@@ -138,6 +152,11 @@ public final class HttpApi {
       if (res.isSent()) {
         status = 499;
       } else {
+        if (g.kind() == ErrorKind.REQUEST_TOO_LARGE) {
+          // The rest of an oversized body is not read, so the connection cannot carry another
+          // request; saying so keeps a client from reusing it and failing its next request.
+          res.header(HeaderNames.CONNECTION, "close");
+        }
         try {
           status = errors.send(res, g);
         } catch (RuntimeException sendFailed) {
@@ -264,7 +283,9 @@ public final class HttpApi {
       text = "Jevons failed to process the request.";
     } else {
       kind = ErrorKind.INVALID_REQUEST;
-      text = "The HTTP request is malformed.";
+      // Helidon hands over no detail that tells a header flood from other framing errors.
+      text = "The HTTP request is malformed (request line, headers or chunked framing), or its headers are larger than the limit of "
+          + config.maxHeaderBytes() + " bytes.";
       code = code >= 400 ? code : 400;
     }
     return DirectHandler.TransportResponse.builder()
@@ -280,7 +301,13 @@ public final class HttpApi {
    * Reads a request body, refusing more than the configured limit whether or not the client
    * declared a length.
    */
-  static byte[] readBody(ServerRequest req, long maxBytes) {
+  static byte[] readBody(ServerRequest req, long maxBytes, ReadDeadlines deadlines) {
+    byte[] body = readBody(req, maxBytes, deadlines::progressed);
+    deadlines.received();
+    return body;
+  }
+
+  private static byte[] readBody(ServerRequest req, long maxBytes, Runnable progressed) {
     long declared = req.headers().contentLength().orElse(-1);
     if (declared > maxBytes) {
       throw new GatewayException(
@@ -290,22 +317,36 @@ public final class HttpApi {
       return new byte[0];
     }
     try (InputStream in = req.content().inputStream()) {
-      byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+      long limit = Math.min(Integer.MAX_VALUE - 8, maxBytes + 1);
+      ByteArrayOutputStream read = new ByteArrayOutputStream();
+      byte[] buf = new byte[16 << 10];
+      for (int n; read.size() < limit && (n = in.read(buf, 0, (int) Math.min(buf.length, limit - read.size()))) >= 0; ) {
+        read.write(buf, 0, n);
+        progressed.run();
+      }
+      byte[] body = read.toByteArray();
       if (body.length > maxBytes) {
         throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The request body is larger than the limit of " + maxBytes + " bytes.");
       }
       return body;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    } catch (RuntimeException e) {
-      if (e instanceof GatewayException) {
-        throw e;
-      }
-      String m = String.valueOf(e.getMessage()).toLowerCase();
-      if (m.contains("payload") || m.contains("too large") || m.contains("exceed")) {
+    } catch (DataReader.InsufficientDataAvailableException e) {
+      // Helidon's way of saying the connection closed before the declared body arrived.
+      throw new UncheckedIOException(new IOException("the client closed the connection in the middle of the body", e));
+    } catch (RequestException e) {
+      // Helidon enforces max_body_bytes itself on a chunked body, as it reads the chunk sizes,
+      // and rejects broken chunking; both arrive here as a RequestException without a message.
+      if (e.status().code() == 413) {
         throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The request body is larger than the limit of " + maxBytes + " bytes.");
       }
-      throw e;
+      throw GatewayException.invalid(null, "The request body could not be read: its transfer encoding is malformed.");
+    } catch (HttpException e) {
+      // A compressed body whose decoded size passes the limit.
+      if (e.status().code() == 413) {
+        throw new GatewayException(ErrorKind.REQUEST_TOO_LARGE, "The decoded request body is larger than the limit of " + maxBytes + " bytes.");
+      }
+      throw GatewayException.invalid(null, "The request body could not be read: " + e.getMessage());
     }
   }
 }

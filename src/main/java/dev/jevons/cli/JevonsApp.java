@@ -127,7 +127,7 @@ public final class JevonsApp implements AutoCloseable {
       HttpApi api =
           new HttpApi(
               config.server(), gateway, accounts, AdminToken.of(adminToken), metrics, registry, json,
-              () -> notReady(db), System::nanoTime);
+              () -> notReady(db), watchdog, System::nanoTime);
       server = api.start();
       toClose.add(server::stop);
     } catch (RuntimeException e) {
