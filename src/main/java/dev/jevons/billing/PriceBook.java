@@ -72,7 +72,8 @@ public final class PriceBook {
 
   /**
    * Stores each default schedule whose model has no price yet (first start); models the operator
-   * has priced are left alone. Returns the models seeded.
+   * has priced are left alone. Returns the models seeded. Reloads afterwards either way, since
+   * another node may have seeded them meanwhile.
    */
   public List<String> seedIfUnpriced(Collection<PriceSchedule> defaults) {
     List<String> seeded = new ArrayList<>();
@@ -81,9 +82,7 @@ public final class PriceBook {
         seeded.add(s.model());
       }
     }
-    if (!seeded.isEmpty()) {
-      refresh();
-    }
+    refresh();
     return seeded;
   }
 
