@@ -3,6 +3,7 @@ package dev.jevons.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.accounts.Accounts;
 import dev.jevons.accounts.AdminToken;
+import dev.jevons.billing.PriceBook;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.Gateway;
@@ -50,6 +51,7 @@ public final class HttpApi {
   private final LongSupplier nanoTime;
   private final DataPlaneRoutes dataPlane;
   private final AdminRoutes admin;
+  private final AdminPriceRoutes adminPrices;
   private final Readiness readiness;
   private final SecureRandom random = new SecureRandom();
 
@@ -58,6 +60,7 @@ public final class HttpApi {
       Gateway gateway,
       Accounts accounts,
       AdminToken adminToken,
+      PriceBook prices,
       GatewayMetrics metrics,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
@@ -72,6 +75,7 @@ public final class HttpApi {
     this.readiness = readiness;
     this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes());
     this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes());
+    this.adminPrices = new AdminPriceRoutes(prices, admin, json);
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -116,6 +120,9 @@ public final class HttpApi {
         .post("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::createKey))
         .get("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::listKeys))
         .delete("/admin/v1/keys/{id}", (req, res) -> serve("admin", req, res, admin::revokeKey))
+        .get("/admin/v1/prices", (req, res) -> serve("admin", req, res, adminPrices::list))
+        .get("/admin/v1/prices/{model}", (req, res) -> serve("admin", req, res, adminPrices::get))
+        .put("/admin/v1/prices/{model}", (req, res) -> serve("admin", req, res, adminPrices::put))
         .any((req, res) -> serve("unknown", req, res, this::notFound));
   }
 
@@ -231,7 +238,8 @@ public final class HttpApi {
         || path.equals("/v1/completions")
         || path.equals("/v1/models")
         || path.startsWith("/admin/v1/accounts")
-        || path.startsWith("/admin/v1/keys/");
+        || path.startsWith("/admin/v1/keys/")
+        || path.startsWith("/admin/v1/prices");
   }
 
   private static String truncate(String s, int max) {
