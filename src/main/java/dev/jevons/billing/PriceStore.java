@@ -17,9 +17,10 @@ public interface PriceStore {
   Optional<PriceSchedule> load(String model);
 
   /**
-   * In one transaction: adds {@code version} to the model's schedule (replacing a version with the
-   * same {@code effectiveFrom}, if any) when it is not null, and replaces the model's windows with
-   * {@code windows} when that is not null.
+   * In one transaction: adds {@code version} to the model's schedule when it is not null, and
+   * replaces the model's windows with {@code windows} when that is not null. A version with the
+   * same {@code effectiveFrom} is replaced if it has not yet taken effect; one in force is never
+   * removed (usage records cite it), and saving over it fails.
    */
   void save(String model, @Nullable PriceVersion version, @Nullable List<DiscountWindow> windows);
 

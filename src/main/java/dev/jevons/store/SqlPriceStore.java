@@ -62,9 +62,13 @@ public final class SqlPriceStore implements PriceStore {
         "save prices of " + model,
         c -> {
           if (version != null) {
-            try (PreparedStatement ps = c.prepareStatement("DELETE FROM price_versions WHERE model = ? AND effective_at = ?")) {
+            // Only a version not yet in force is replaced; were one in force (a PUT racing the
+            // clock), the insert below fails on the unique index and nothing changes.
+            String delete = "DELETE FROM price_versions WHERE model = ? AND effective_at = ? AND effective_at > ?";
+            try (PreparedStatement ps = c.prepareStatement(delete)) {
               ps.setString(1, model);
               ps.setLong(2, version.effectiveFrom().toEpochMilli());
+              ps.setLong(3, clock.millis());
               ps.executeUpdate();
             }
             insertVersion(c, model, version, false);

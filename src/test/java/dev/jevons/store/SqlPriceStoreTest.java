@@ -1,6 +1,7 @@
 package dev.jevons.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.jevons.billing.DefaultPrices;
 import dev.jevons.billing.DiscountWindow;
@@ -72,6 +73,19 @@ class SqlPriceStoreTest {
       assertThat(store.load("m").orElseThrow().windows()).containsExactly(lunch);
       store.save("m", null, List.of());
       assertThat(store.load("m").orElseThrow().windows()).isEmpty();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void never_removes_a_version_in_force_even_when_asked_to(TestDatabases.Kind kind) {
+    try (Database db = TestDatabases.open(kind, dir)) {
+      SqlPriceStore store = new SqlPriceStore(db, CLOCK);
+      store.save("m", new PriceVersion("pv_now", NOW, Prices.of("1", "1", "1")), null);
+      assertThatThrownBy(() -> store.save("m", new PriceVersion("pv_again", NOW, Prices.of("2", "2", "2")), List.of()))
+          .isInstanceOf(StoreException.class);
+      PriceSchedule s = store.load("m").orElseThrow();
+      assertThat(s.versions()).extracting(PriceVersion::id).containsExactly("pv_now");
     }
   }
 
