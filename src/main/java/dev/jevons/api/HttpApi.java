@@ -121,8 +121,8 @@ public final class HttpApi {
         .get("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::listKeys))
         .delete("/admin/v1/keys/{id}", (req, res) -> serve("admin", req, res, admin::revokeKey))
         .get("/admin/v1/prices", (req, res) -> serve("admin", req, res, adminPrices::list))
-        .get("/admin/v1/prices/{model}", (req, res) -> serve("admin", req, res, adminPrices::get))
-        .put("/admin/v1/prices/{model}", (req, res) -> serve("admin", req, res, adminPrices::put))
+        .get("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::get))
+        .put("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::put))
         .any((req, res) -> serve("unknown", req, res, this::notFound));
   }
 

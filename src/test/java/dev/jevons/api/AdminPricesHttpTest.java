@@ -147,6 +147,16 @@ class AdminPricesHttpTest {
   }
 
   @Test
+  void prices_a_model_whose_name_has_slashes_as_vllm_names_do() throws Exception {
+    String path = "/admin/v1/prices/meta-llama/Llama-3.1-8B-Instruct";
+    Answer put = call("PUT", path, "{\"input_cache_hit\":\"0\",\"input_cache_miss\":\"0.05\",\"output\":\"0.08\"}");
+    assertThat(put.status()).as(put.body().toString()).isEqualTo(200);
+    assertThat(put.body().get("model").asText()).isEqualTo("meta-llama/Llama-3.1-8B-Instruct");
+    assertThat(call("GET", path, "").body().get("output").asText()).isEqualTo("0.08");
+    assertThat(app.prices().isPriced("meta-llama/Llama-3.1-8B-Instruct")).isTrue();
+  }
+
+  @Test
   void an_unknown_model_is_a_404_and_a_wrong_token_a_401() throws Exception {
     Answer missing = call("GET", "/admin/v1/prices/no-such-model", "");
     assertThat(missing.status()).isEqualTo(404);
