@@ -15,8 +15,14 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -73,6 +79,34 @@ class SqlPriceStoreTest {
       assertThat(store.load("m").orElseThrow().windows()).containsExactly(lunch);
       store.save("m", null, List.of());
       assertThat(store.load("m").orElseThrow().windows()).isEmpty();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void nodes_seeding_together_store_the_defaults_once(TestDatabases.Kind kind) throws Exception {
+    int nodes = 4;
+    try (Database db = TestDatabases.open(kind, dir);
+        ExecutorService executor = Executors.newFixedThreadPool(nodes)) {
+      PriceSchedule chat = DefaultPrices.deepSeek().get(0);
+      CountDownLatch start = new CountDownLatch(1);
+      List<Future<Boolean>> seeded = new ArrayList<>();
+      for (int i = 0; i < nodes; i++) {
+        SqlPriceStore node = new SqlPriceStore(db, CLOCK);
+        seeded.add(
+            executor.submit(
+                () -> {
+                  start.await();
+                  return node.seedIfUnpriced(chat);
+                }));
+      }
+      start.countDown();
+      int seededCount = 0;
+      for (Future<Boolean> f : seeded) {
+        seededCount += f.get(30, TimeUnit.SECONDS) ? 1 : 0;
+      }
+      assertThat(seededCount).isEqualTo(1);
+      assertThat(new SqlPriceStore(db, CLOCK).loadAll()).containsExactly(chat);
     }
   }
 
