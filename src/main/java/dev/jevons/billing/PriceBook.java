@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -66,7 +67,7 @@ public final class PriceBook {
     for (PriceSchedule s : store.loadAll()) {
       loaded.put(s.model(), s);
     }
-    Snapshot fresh = new Snapshot(ticket, Map.copyOf(loaded));
+    Snapshot fresh = new Snapshot(ticket, Collections.unmodifiableMap(loaded));
     snapshot.accumulateAndGet(fresh, (current, candidate) -> candidate.ticket() > current.ticket() ? candidate : current);
   }
 
@@ -124,7 +125,7 @@ public final class PriceBook {
 
   /** Every schedule, in model order. */
   public List<PriceSchedule> schedules() {
-    return new ArrayList<>(new TreeMap<>(snapshot.get().schedules()).values());
+    return List.copyOf(snapshot.get().schedules().values());
   }
 
   /**

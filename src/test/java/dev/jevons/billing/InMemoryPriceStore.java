@@ -11,11 +11,22 @@ import org.jspecify.annotations.Nullable;
 final class InMemoryPriceStore implements PriceStore {
   private final Map<String, PriceSchedule> schedules = new TreeMap<>();
   int loads;
+  /** Runs once, after the next {@link #loadAll} has read and before it returns (outside the lock). */
+  volatile @Nullable Runnable afterNextLoad;
 
   @Override
-  public synchronized List<PriceSchedule> loadAll() {
-    loads++;
-    return new ArrayList<>(schedules.values());
+  public List<PriceSchedule> loadAll() {
+    List<PriceSchedule> read;
+    synchronized (this) {
+      loads++;
+      read = new ArrayList<>(schedules.values());
+    }
+    Runnable hook = afterNextLoad;
+    if (hook != null) {
+      afterNextLoad = null;
+      hook.run();
+    }
+    return read;
   }
 
   @Override

@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.time.LocalTime;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 
 class PriceBookTest {
@@ -97,5 +98,35 @@ class PriceBookTest {
     assertThat(otherNode.isPriced("m")).isFalse();
     otherNode.refresh();
     assertThat(otherNode.isPriced("m")).isTrue();
+  }
+
+  @Test
+  void a_slow_old_reload_never_replaces_a_newer_one() throws Exception {
+    CountDownLatch oldReadDone = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    store.save("m", new PriceVersion("pv_old", clock.instant(), Prices.of("1", "1", "1")), null);
+    store.afterNextLoad =
+        () -> {
+          oldReadDone.countDown();
+          awaitQuietly(release);
+        };
+    Thread oldReload = Thread.ofVirtual().start(book::refresh);
+    oldReadDone.await();
+
+    clock.advance(Duration.ofSeconds(1));
+    store.save("m", new PriceVersion("pv_new", clock.instant(), Prices.of("2", "2", "2")), null);
+    book.refresh();
+    release.countDown();
+    oldReload.join();
+
+    assertThat(book.quoteNow("m").priceVersionId()).isEqualTo("pv_new");
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
