@@ -25,6 +25,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -131,7 +132,7 @@ final class AdminPriceRoutes {
     if (rest == 0) {
       return whole + "%";
     }
-    String fraction = String.format("%02d", rest);
+    String fraction = String.format(Locale.ROOT, "%02d", rest);
     return whole + "." + (fraction.endsWith("0") ? fraction.substring(0, 1) : fraction) + "%";
   }
 

@@ -2,6 +2,7 @@ package dev.jevons.billing;
 
 import java.time.Instant;
 import java.time.LocalTime;
+import java.util.Locale;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -58,7 +59,7 @@ public record DiscountWindow(
 
   /** "16:30", or "16:30:15" when the seconds are not zero. */
   public static String format(LocalTime time) {
-    String hhmm = String.format("%02d:%02d", time.getHour(), time.getMinute());
-    return time.getSecond() == 0 ? hhmm : hhmm + String.format(":%02d", time.getSecond());
+    String hhmm = String.format(Locale.ROOT, "%02d:%02d", time.getHour(), time.getMinute());
+    return time.getSecond() == 0 ? hhmm : hhmm + String.format(Locale.ROOT, ":%02d", time.getSecond());
   }
 }
