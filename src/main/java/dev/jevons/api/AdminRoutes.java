@@ -146,7 +146,7 @@ final class AdminRoutes {
     return accounts.account(id).orElseThrow(() -> new NoSuchAccountException(id));
   }
 
-  private void authorize(ServerRequest req) {
+  void authorize(ServerRequest req) {
     String presented = DataPlaneRoutes.bearer(req.headers().first(HeaderNames.AUTHORIZATION));
     if (!token.matches(presented)) {
       throw new GatewayException(
@@ -195,7 +195,7 @@ final class AdminRoutes {
     }
   }
 
-  private ObjectNode body(ServerRequest req) {
+  ObjectNode body(ServerRequest req) {
     byte[] raw = HttpApi.readBody(req, maxBodyBytes, deadlines);
     if (raw.length == 0) {
       return json.createObjectNode();

@@ -3,6 +3,7 @@ package dev.jevons.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.accounts.Accounts;
 import dev.jevons.accounts.AdminToken;
+import dev.jevons.billing.PriceBook;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.Gateway;
@@ -56,6 +57,7 @@ public final class HttpApi {
   private final LongSupplier nanoTime;
   private final DataPlaneRoutes dataPlane;
   private final AdminRoutes admin;
+  private final AdminPriceRoutes adminPrices;
   private final Readiness readiness;
   private final ReadDeadlines deadlines;
   private final SecureRandom random = new SecureRandom();
@@ -65,6 +67,7 @@ public final class HttpApi {
       Gateway gateway,
       Accounts accounts,
       AdminToken adminToken,
+      PriceBook prices,
       GatewayMetrics metrics,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
@@ -81,6 +84,7 @@ public final class HttpApi {
     this.deadlines = new ReadDeadlines(watchdog, config.clientReadTimeoutMillis());
     this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes(), deadlines);
     this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes(), deadlines);
+    this.adminPrices = new AdminPriceRoutes(prices, admin, json);
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -130,6 +134,9 @@ public final class HttpApi {
         .post("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::createKey))
         .get("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::listKeys))
         .delete("/admin/v1/keys/{id}", (req, res) -> serve("admin", req, res, admin::revokeKey))
+        .get("/admin/v1/prices", (req, res) -> serve("admin", req, res, adminPrices::list))
+        .get("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::get))
+        .put("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::put))
         .any((req, res) -> serve("unknown", req, res, this::notFound));
   }
 
@@ -250,7 +257,8 @@ public final class HttpApi {
         || path.equals("/v1/completions")
         || path.equals("/v1/models")
         || path.startsWith("/admin/v1/accounts")
-        || path.startsWith("/admin/v1/keys/");
+        || path.startsWith("/admin/v1/keys/")
+        || path.startsWith("/admin/v1/prices");
   }
 
   private static String truncate(String s, int max) {

@@ -29,8 +29,8 @@ import picocli.CommandLine.ParentCommand;
 @Command(
     name = "admin",
     mixinStandardHelpOptions = true,
-    description = "Manage accounts and API keys of a running Jevons through its admin API.",
-    subcommands = {AdminCommand.Accounts.class, AdminCommand.Keys.class})
+    description = "Manage accounts, API keys and prices of a running Jevons through its admin API.",
+    subcommands = {AdminCommand.Accounts.class, AdminCommand.Keys.class, AdminCommand.Prices.class})
 public final class AdminCommand implements Runnable {
   @Option(names = "--url", defaultValue = "${env:JEVONS_URL:-http://127.0.0.1:8080}", description = "Jevons base URL (default $JEVONS_URL or ${DEFAULT-VALUE}).")
   String url = "http://127.0.0.1:8080";
@@ -46,7 +46,7 @@ public final class AdminCommand implements Runnable {
 
   @Override
   public void run() {
-    out.println("Use a subcommand: accounts or keys. See 'jevons admin --help'.");
+    out.println("Use a subcommand: accounts, keys or prices. See 'jevons admin --help'.");
   }
 
   /** Sends one admin request and prints the answer; returns the exit code. */
@@ -217,6 +217,58 @@ public final class AdminCommand implements Runnable {
       @Override
       public Integer call() {
         return parent.admin.call("DELETE", "/admin/v1/keys/" + keyId, null);
+      }
+    }
+  }
+
+  @Command(name = "prices", mixinStandardHelpOptions = true, description = "Show and change model prices (USD per 1M tokens).",
+      subcommands = {Prices.ListAll.class, Prices.Get.class, Prices.Change.class})
+  static final class Prices implements Runnable {
+    @ParentCommand AdminCommand admin;
+
+    @Override
+    public void run() {
+      admin.out.println("Use: list, get or set. See 'jevons admin prices --help'.");
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Show the prices of every model.")
+    static final class ListAll implements Callable<Integer> {
+      @ParentCommand Prices parent;
+
+      @Override
+      public Integer call() {
+        return parent.admin.call("GET", "/admin/v1/prices", null);
+      }
+    }
+
+    @Command(name = "get", mixinStandardHelpOptions = true, description = "Show a model's price now, its schedule and its discount windows.")
+    static final class Get implements Callable<Integer> {
+      @ParentCommand Prices parent;
+      @Parameters(paramLabel = "MODEL") String model;
+
+      @Override
+      public Integer call() {
+        return parent.admin.call("GET", "/admin/v1/prices/" + model, null);
+      }
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true,
+        description = "Set a model's prices, now or from a future instant (a scheduled change).")
+    static final class Change implements Callable<Integer> {
+      @ParentCommand Prices parent;
+      @Parameters(paramLabel = "MODEL") String model;
+      @Option(names = "--hit", required = true, description = "USD per 1M cache-hit input tokens, e.g. 0.028.") String hit;
+      @Option(names = "--miss", required = true, description = "USD per 1M cache-miss input tokens, e.g. 0.28.") String miss;
+      @Option(names = "--output", required = true, description = "USD per 1M output tokens, e.g. 0.42.") String output;
+      @Option(names = "--effective-from", description = "When the prices take effect, ISO-8601 (default: now).") @Nullable String effectiveFrom;
+
+      @Override
+      public Integer call() {
+        ObjectNode body = object().put("input_cache_hit", hit).put("input_cache_miss", miss).put("output", output);
+        if (effectiveFrom != null) {
+          body.put("effective_from", effectiveFrom);
+        }
+        return parent.admin.call("PUT", "/admin/v1/prices/" + model, body);
       }
     }
   }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.accounts.Accounts;
 import dev.jevons.accounts.AdminToken;
 import dev.jevons.api.HttpApi;
+import dev.jevons.billing.DefaultPrices;
+import dev.jevons.billing.PriceBook;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayMetrics;
@@ -14,6 +16,7 @@ import dev.jevons.sim.SimConfig;
 import dev.jevons.sim.SimFleet;
 import dev.jevons.store.Database;
 import dev.jevons.store.SqlAccountStore;
+import dev.jevons.store.SqlPriceStore;
 import dev.jevons.upstream.Replica;
 import dev.jevons.upstream.UpstreamClient;
 import dev.jevons.upstream.UpstreamPool;
@@ -49,12 +52,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class JevonsApp implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JevonsApp.class);
+  /** How soon a price change made on another node is seen here (see PriceBook). */
+  static final Duration PRICE_REFRESH = Duration.ofSeconds(5);
 
   private final JevonsConfig config;
   private final List<AutoCloseable> toClose = new ArrayList<>();
   private final String adminToken;
   private final boolean adminTokenGenerated;
   private final Accounts accounts;
+  private final PriceBook prices;
   private final UpstreamPool pool;
   private final Admission admission;
   private final @Nullable SimFleet fleet;
@@ -67,6 +73,17 @@ public final class JevonsApp implements AutoCloseable {
       Database db = Database.open(config.store().url(), config.store().user(), config.store().password());
       toClose.add(db);
       this.accounts = new Accounts(new SqlAccountStore(db), clock, new SecureRandom());
+      this.prices = new PriceBook(new SqlPriceStore(db, clock), clock, new SecureRandom());
+      List<String> seeded = prices.seedIfUnpriced(DefaultPrices.deepSeek());
+      if (!seeded.isEmpty()) {
+        log.info("seeded default prices for {}", seeded);
+      }
+      // A thread of its own: a slow database must not delay the upstream timers.
+      ScheduledExecutorService priceRefresh =
+          Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("jevons-prices").factory());
+      toClose.add(priceRefresh::shutdownNow);
+      priceRefresh.scheduleWithFixedDelay(
+          this::refreshPrices, PRICE_REFRESH.toMillis(), PRICE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
 
       String configured = config.adminToken();
       if (configured != null) {
@@ -126,7 +143,7 @@ public final class JevonsApp implements AutoCloseable {
       metrics.watchQueue(queue);
       HttpApi api =
           new HttpApi(
-              config.server(), gateway, accounts, AdminToken.of(adminToken), metrics, registry, json,
+              config.server(), gateway, accounts, AdminToken.of(adminToken), prices, metrics, registry, json,
               () -> notReady(db), watchdog, System::nanoTime);
       server = api.start();
       toClose.add(server::stop);
@@ -138,6 +155,15 @@ public final class JevonsApp implements AutoCloseable {
 
   public static JevonsApp start(JevonsConfig config) {
     return new JevonsApp(config);
+  }
+
+  private void refreshPrices() {
+    try {
+      prices.refresh();
+    } catch (RuntimeException e) {
+      // Fail open: the prices last loaded stay in force until the store answers again.
+      log.warn("cannot refresh prices; keeping those loaded: {}", e.getMessage());
+    }
   }
 
   private @Nullable String notReady(Database db) {
@@ -204,6 +230,10 @@ public final class JevonsApp implements AutoCloseable {
 
   public Admission admission() {
     return admission;
+  }
+
+  public PriceBook prices() {
+    return prices;
   }
 
   public UpstreamPool pool() {
