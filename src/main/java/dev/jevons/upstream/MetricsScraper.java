@@ -217,34 +217,19 @@ public final class MetricsScraper implements AutoCloseable {
     http.shutdownNow();
   }
 
-  /** One replica's scrape state; fields other than load and inFlight are touched by one scrape at a time. */
-  private static final class Target {
-    final Replica replica;
-    final URI uri;
-    final AtomicBoolean inFlight = new AtomicBoolean();
-    final LongAdder failures = new LongAdder();
-    volatile EngineLoad load;
-    volatile boolean failing;
+  /**
+   * The prefix-cache hit rate over the last scrape interval from cumulative counters (vLLM), or
+   * the server's own rate where it reports one (SGLang, old vLLM). Over the lifetime on the first
+   * scrape and after a counter reset (a restarted server); unchanged when no prompt arrived since.
+   */
+  static final class HitRateWindow {
     private double lastQueries = Double.NaN;
     private double lastHits = Double.NaN;
     private double lastRate = Double.NaN;
 
-    Target(Replica replica, URI uri, long now) {
-      this.replica = replica;
-      this.uri = uri;
-      this.load = EngineLoad.never(now);
-    }
-
-    synchronized void accept(String body, long now) {
-      PrometheusText.Parsed parsed = PrometheusText.parse(body, EngineMetrics.NAMES::contains, MAX_SAMPLES);
-      EngineMetrics.Reading r = EngineMetrics.read(parsed.samples());
-      load = new EngineLoad(count(r.running()), count(r.waiting()), ratio(r.kvCacheUsage()), hitRate(r), now, false);
-    }
-
-    /** Hits over queries since the previous scrape; the lifetime ratio on the first scrape or after a counter reset. */
-    private double hitRate(EngineMetrics.Reading r) {
+    double next(EngineMetrics.Reading r) {
       if (!Double.isNaN(r.hitRate())) {
-        return ratio(r.hitRate());
+        return r.hitRate();
       }
       double q = r.prefixQueries();
       double h = r.prefixHits();
@@ -257,12 +242,35 @@ public final class MetricsScraper implements AutoCloseable {
       } else if (q > lastQueries) {
         rate = (h - lastHits) / (q - lastQueries);
       } else {
-        rate = lastRate; // No prompts since the last scrape: the last rate still describes the cache.
+        rate = lastRate;
       }
       lastQueries = q;
       lastHits = h;
       lastRate = rate;
-      return ratio(rate);
+      return rate;
+    }
+  }
+
+  /** One replica's scrape state; fields other than load and inFlight are touched by one scrape at a time. */
+  private static final class Target {
+    final Replica replica;
+    final URI uri;
+    final AtomicBoolean inFlight = new AtomicBoolean();
+    final LongAdder failures = new LongAdder();
+    volatile EngineLoad load;
+    volatile boolean failing;
+    private final HitRateWindow hitRate = new HitRateWindow();
+
+    Target(Replica replica, URI uri, long now) {
+      this.replica = replica;
+      this.uri = uri;
+      this.load = EngineLoad.never(now);
+    }
+
+    synchronized void accept(String body, long now) {
+      PrometheusText.Parsed parsed = PrometheusText.parse(body, EngineMetrics.NAMES::contains, MAX_SAMPLES);
+      EngineMetrics.Reading r = EngineMetrics.read(parsed.samples());
+      load = new EngineLoad(count(r.running()), count(r.waiting()), ratio(r.kvCacheUsage()), ratio(hitRate.next(r)), now, false);
     }
 
     private static int count(double v) {

@@ -103,4 +103,19 @@ class MetricsParsingTest {
     assertThat(MetricsScraper.metricsUri(java.net.URI.create("http://h:8000/v1/"))).hasToString("http://h:8000/metrics");
     assertThat(MetricsScraper.metricsUri(java.net.URI.create("http://h:8000/sglang"))).hasToString("http://h:8000/sglang/metrics");
   }
+
+  static EngineMetrics.Reading counters(double queries, double hits) {
+    return new EngineMetrics.Reading(0, 0, 0, queries, hits, Double.NaN);
+  }
+
+  @Test
+  void the_prefix_hit_rate_covers_the_last_interval_and_survives_a_restart() {
+    MetricsScraper.HitRateWindow w = new MetricsScraper.HitRateWindow();
+    assertThat(w.next(counters(0, 0))).as("nothing looked up yet").isNaN();
+    assertThat(w.next(counters(1000, 250))).isEqualTo(0.25);
+    assertThat(w.next(counters(2000, 1150))).as("900 of the last 1,000").isEqualTo(0.9);
+    assertThat(w.next(counters(2000, 1150))).as("no prompts since: unchanged").isEqualTo(0.9);
+    assertThat(w.next(counters(100, 10))).as("counters went back: a restart").isEqualTo(0.1);
+    assertThat(w.next(new EngineMetrics.Reading(0, 0, 0, Double.NaN, Double.NaN, 0.563))).isEqualTo(0.563);
+  }
 }
