@@ -69,6 +69,9 @@ public final class LocalRateLimiter implements RateLimiter {
     if (maxMeters < 1) {
       throw new IllegalArgumentException("maxMeters must be >= 1: " + maxMeters);
     }
+    if (concurrencyRetryAfter.isNegative()) {
+      throw new IllegalArgumentException("concurrencyRetryAfter must be >= 0: " + concurrencyRetryAfter);
+    }
     this.nanoTime = nanoTime;
     this.concurrencyRetryAfterNanos = concurrencyRetryAfter.toNanos();
     this.accounts = newCache(nanoTime, maxMeters);

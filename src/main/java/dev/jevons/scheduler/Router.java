@@ -222,9 +222,7 @@ public final class Router {
         continue;
       }
       int match = prefix.blocks() == 0 ? 0 : index.matchBlocks(model, cand.replica(), prefix);
-      // Among equal matches, the less loaded one, and the least-loaded choice itself on a full tie.
-      if (match > bestMatch
-          || (match == bestMatch && match > 0 && (i == least || (best != least && compareLoad(cand, candidates.get(best)) < 0)))) {
+      if (match > bestMatch || (match == bestMatch && match > 0 && preferOnEqualMatch(i, best, least, candidates))) {
         best = i;
         bestMatch = match;
       }
@@ -244,6 +242,14 @@ public final class Router {
       return Optional.of(route(least, lightest, Reason.SPILLED, leastMatch, promptTokens));
     }
     return Optional.of(route(best, sticky, Reason.STICKY, bestMatch, promptTokens));
+  }
+
+  /** Among equal matches: the least-loaded choice itself if it is one of them, else the less loaded. */
+  private static boolean preferOnEqualMatch(int i, int best, int least, List<Candidate> candidates) {
+    if (best == least) {
+      return false;
+    }
+    return i == least || compareLoad(candidates.get(i), candidates.get(best)) < 0;
   }
 
   private Optional<Route> roundRobin(Cursors c, List<Candidate> candidates, PromptPrefix prefix, long promptTokens, String model) {
