@@ -1,0 +1,129 @@
+package dev.jevons.scheduler;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/*
+ * Implementation note.
+ *
+ * What it is: an approximate picture of which prompt prefixes each replica holds in its KV cache,
+ * per model and replica, in the style of llm-d's approximate prefix-cache scorer. It is learned
+ * only from Jevons's own routing decisions (record() after a dispatch): no replica is asked what
+ * it holds. It is therefore wrong in known ways, all harmless to correctness since a wrong guess
+ * only costs a cache miss: a replica that restarted or evicted under memory pressure still appears
+ * to hold its blocks here (until LRU pushes them out or forget() is called), another gateway node's
+ * dispatches are not seen, and 64-bit hash collisions are ignored.
+ *
+ * Bound: each (model, replica) shard keeps at most blocksPerShard block hashes, evicting the least
+ * recently recorded; the number of shards is capped too (replicas and models come from
+ * configuration, so the cap is only a guard). Memory is about 80 bytes per block (a boxed long in a
+ * LinkedHashMap entry), so the default of 65,536 blocks (about 4M tokens of prefix) costs ~5 MiB per
+ * shard.
+ *
+ * Eviction order: record() touches a prompt's blocks last to first, so a chain's root blocks are
+ * always more recent than its tail and LRU drops tails first. This keeps the index's answer a
+ * prefix (matchBlocks stops at the first missing block) and mirrors vLLM, which frees a sequence's
+ * blocks in reverse order so shared system prompts outlive per-conversation tails.
+ *
+ * Concurrency: one monitor per shard; lookups (matchBlocks) use containsKey, which does not
+ * reorder an access-ordered LinkedHashMap, so they never change what is evicted. Shards are created
+ * through a ConcurrentHashMap; record and match on different replicas never contend.
+ */
+
+/** Approximate, LRU-bounded index of the prompt prefixes each replica likely holds. */
+public final class PrefixIndex {
+  public static final int DEFAULT_BLOCKS_PER_SHARD = 65_536;
+  public static final int DEFAULT_MAX_SHARDS = 4_096;
+
+  private final int blocksPerShard;
+  private final int maxShards;
+  private final ConcurrentHashMap<ShardKey, Shard> shards = new ConcurrentHashMap<>();
+  private final LongAdder recordsRefused = new LongAdder();
+
+  public PrefixIndex(int blocksPerShard, int maxShards) {
+    if (blocksPerShard < 1 || maxShards < 1) {
+      throw new IllegalArgumentException("blocksPerShard and maxShards must be >= 1: " + blocksPerShard + ", " + maxShards);
+    }
+    this.blocksPerShard = blocksPerShard;
+    this.maxShards = maxShards;
+  }
+
+  public PrefixIndex() {
+    this(DEFAULT_BLOCKS_PER_SHARD, DEFAULT_MAX_SHARDS);
+  }
+
+  private record ShardKey(String model, String replica) {}
+
+  /** Notes that {@code replica} was sent {@code prefix} for {@code model} and so now likely holds it. */
+  public void record(String model, String replica, PromptPrefix prefix) {
+    if (prefix.blocks() == 0) {
+      return;
+    }
+    ShardKey key = new ShardKey(model, replica);
+    Shard shard = shards.get(key);
+    if (shard == null) {
+      if (shards.size() >= maxShards) {
+        recordsRefused.increment();
+        return;
+      }
+      shard = shards.computeIfAbsent(key, k -> new Shard(blocksPerShard));
+    }
+    shard.record(prefix);
+  }
+
+  /** How many leading blocks of {@code prefix} {@code replica} likely holds for {@code model}. */
+  public int matchBlocks(String model, String replica, PromptPrefix prefix) {
+    Shard shard = shards.get(new ShardKey(model, replica));
+    return shard == null ? 0 : shard.match(prefix);
+  }
+
+  /** Drops what is known about {@code replica}, e.g. after it restarted and lost its cache. */
+  public void forget(String replica) {
+    shards.keySet().removeIf(k -> k.replica().equals(replica));
+  }
+
+  /** Blocks held for one model and replica. */
+  public int blocks(String model, String replica) {
+    Shard shard = shards.get(new ShardKey(model, replica));
+    return shard == null ? 0 : shard.size();
+  }
+
+  /** Records ignored because the shard cap was reached; non-zero means the cap is too low. */
+  public long recordsRefused() {
+    return recordsRefused.sum();
+  }
+
+  private static final class Shard {
+    private final LinkedHashMap<Long, Boolean> lru;
+
+    Shard(int capacity) {
+      this.lru =
+          new LinkedHashMap<>(Math.min(capacity, 1024), 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
+              return size() > capacity;
+            }
+          };
+    }
+
+    synchronized void record(PromptPrefix prefix) {
+      for (int i = prefix.blocks() - 1; i >= 0; i--) {
+        lru.put(prefix.hash(i), Boolean.TRUE);
+      }
+    }
+
+    synchronized int match(PromptPrefix prefix) {
+      int n = 0;
+      while (n < prefix.blocks() && lru.containsKey(prefix.hash(n))) {
+        n++;
+      }
+      return n;
+    }
+
+    synchronized int size() {
+      return lru.size();
+    }
+  }
+}
