@@ -23,6 +23,11 @@ final class HelidonChannel implements ClientChannel {
   }
 
   @Override
+  public void header(String name, String value) {
+    res.header(name, value);
+  }
+
+  @Override
   public void sendJson(int status, byte[] body) {
     this.status = status;
     res.status(status);

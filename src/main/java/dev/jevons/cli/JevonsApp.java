@@ -11,6 +11,8 @@ import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayMetrics;
 import dev.jevons.scheduler.Admission;
 import dev.jevons.scheduler.FairQueue;
+import dev.jevons.scheduler.LocalRateLimiter;
+import dev.jevons.scheduler.RateLimiter;
 import dev.jevons.sim.EngineProfile;
 import dev.jevons.sim.SimConfig;
 import dev.jevons.sim.SimFleet;
@@ -139,7 +141,8 @@ public final class JevonsApp implements AutoCloseable {
       admission = new Admission(queue, pool::replicas, System::nanoTime);
       ScheduledFuture<?> ticker = scheduler.scheduleAtFixedRate(admission::tick, 50, 50, TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
-      Gateway gateway = new Gateway(pool, watchdog, json, metrics, policy, scheduling, admission, System::nanoTime);
+      RateLimiter limiter = new LocalRateLimiter(System::nanoTime, 1_000_000, Duration.ofSeconds(1));
+      Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, config, System::nanoTime);
       metrics.watchQueue(queue);
       HttpApi api =
           new HttpApi(

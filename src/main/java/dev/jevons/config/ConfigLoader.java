@@ -63,6 +63,12 @@ public final class ConfigLoader {
               "scheduler.keepalive_interval_ms",
               "scheduler.deepseek_keepalive",
               "scheduler.default_max_output_tokens",
+              "rate_limits.account_rpm",
+              "rate_limits.account_tpm",
+              "rate_limits.account_concurrency",
+              "rate_limits.key_rpm",
+              "rate_limits.key_tpm",
+              "rate_limits.key_concurrency",
               "sim.replicas",
               "sim.profile",
               "sim.models",
@@ -227,6 +233,14 @@ public final class ConfigLoader {
               integer(root, "scheduler.keepalive_interval_ms", 5_000, 10, 600_000),
               bool(root, "scheduler.deepseek_keepalive", false),
               integer(root, "scheduler.default_max_output_tokens", 1_024, 1, 1L << 20));
+      JevonsConfig.RateLimits limits =
+          new JevonsConfig.RateLimits(
+              optInteger(root, "rate_limits.account_rpm", 1, 100_000_000),
+              optInteger(root, "rate_limits.account_tpm", 1, 100_000_000),
+              optInt(root, "rate_limits.account_concurrency", 1, 1_000_000),
+              optInteger(root, "rate_limits.key_rpm", 1, 100_000_000),
+              optInteger(root, "rate_limits.key_tpm", 1, 100_000_000),
+              optInt(root, "rate_limits.key_concurrency", 1, 1_000_000));
       JevonsConfig.Sim sim =
           new JevonsConfig.Sim(
               (int) integer(root, "sim.replicas", 2, 1, 64),
@@ -237,7 +251,7 @@ public final class ConfigLoader {
       if (adminToken != null && (adminToken.length() < 16 || adminToken.length() > 256 || adminToken.chars().anyMatch(Character::isWhitespace))) {
         problems.add("admin.token: must be 16 to 256 characters without whitespace (got " + adminToken.length() + " characters)");
       }
-      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), scheduler, sim);
+      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, sim);
     }
 
     private List<JevonsConfig.Upstream> upstreams() {
@@ -410,6 +424,19 @@ public final class ConfigLoader {
         problems.add(key + ": '" + s + "' is not an integer; accepted: an integer from " + min + " to " + max);
         return dflt;
       }
+    }
+
+    /** An optional integer: absent (null) means "no limit". */
+    private @Nullable Long optInteger(ObjectNode node, String key, long min, long max) {
+      if (optString(node, key) == null) {
+        return null;
+      }
+      return integer(node, key, min, min, max);
+    }
+
+    private @Nullable Integer optInt(ObjectNode node, String key, int min, int max) {
+      Long v = optInteger(node, key, min, max);
+      return v == null ? null : v.intValue();
     }
 
     private double decimal(ObjectNode node, String key, double dflt, double min, double max) {

@@ -20,6 +20,7 @@ public record JevonsConfig(
     UpstreamPolicy upstreamPolicy,
     List<Upstream> upstreams,
     Scheduler scheduler,
+    RateLimits rateLimits,
     Sim sim) {
 
   public JevonsConfig {
@@ -73,6 +74,18 @@ public record JevonsConfig(
       boolean deepseekKeepalive,
       long defaultMaxOutputTokens) {}
 
+  /**
+   * Default rate limits for every account and every key; null means unlimited. A request must
+   * pass both its account's and its key's limits.
+   */
+  public record RateLimits(
+      @Nullable Long accountRequestsPerMinute,
+      @Nullable Long accountTokensPerMinute,
+      @Nullable Integer accountConcurrentRequests,
+      @Nullable Long keyRequestsPerMinute,
+      @Nullable Long keyTokensPerMinute,
+      @Nullable Integer keyConcurrentRequests) {}
+
   /** The built-in simulated replicas, started only when no upstream is configured. */
   public record Sim(int replicas, String profile, List<String> models, double timeScale) {
     public Sim {
@@ -123,6 +136,12 @@ public record JevonsConfig(
     out.put("scheduler.keepalive_interval_ms", Long.toString(scheduler.keepaliveIntervalMillis()));
     out.put("scheduler.deepseek_keepalive", Boolean.toString(scheduler.deepseekKeepalive()));
     out.put("scheduler.default_max_output_tokens", Long.toString(scheduler.defaultMaxOutputTokens()));
+    out.put("rate_limits.account_rpm", String.valueOf(rateLimits.accountRequestsPerMinute()));
+    out.put("rate_limits.account_tpm", String.valueOf(rateLimits.accountTokensPerMinute()));
+    out.put("rate_limits.account_concurrency", String.valueOf(rateLimits.accountConcurrentRequests()));
+    out.put("rate_limits.key_rpm", String.valueOf(rateLimits.keyRequestsPerMinute()));
+    out.put("rate_limits.key_tpm", String.valueOf(rateLimits.keyTokensPerMinute()));
+    out.put("rate_limits.key_concurrency", String.valueOf(rateLimits.keyConcurrentRequests()));
     if (usesSimulator()) {
       out.put("sim.replicas", Integer.toString(sim.replicas()));
       out.put("sim.profile", sim.profile());

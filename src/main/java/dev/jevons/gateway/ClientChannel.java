@@ -8,6 +8,9 @@ import java.io.OutputStream;
  * either a whole JSON body or an event stream it writes and flushes event by event.
  */
 public interface ClientChannel {
+  /** Sets a response header; only before the response is committed. */
+  void header(String name, String value);
+
   void sendJson(int status, byte[] body);
 
   /** Commits a 200 {@code text/event-stream} response; write {@code data: ...\n\n} events to it. */

@@ -10,6 +10,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jevons.accounts.Principal;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.scheduler.Admission;
+import dev.jevons.scheduler.LimitKeys;
+import dev.jevons.scheduler.Limits;
+import dev.jevons.scheduler.RateLimiter;
 import dev.jevons.scheduler.Ticket;
 import dev.jevons.scheduler.TicketSpec;
 import dev.jevons.upstream.Replica;
@@ -65,6 +68,9 @@ public final class Gateway {
   private final JevonsConfig.UpstreamPolicy policy;
   private final JevonsConfig.Scheduler scheduling;
   private final Admission admission;
+  private final RateLimiter limiter;
+  private final Limits accountLimits;
+  private final Limits keyLimits;
   private final LongSupplier nanoTime;
 
   /** Every request waits in the standard band until accounts carry tiers. */
@@ -75,18 +81,22 @@ public final class Gateway {
       Watchdog watchdog,
       ObjectMapper json,
       GatewayMetrics metrics,
-      JevonsConfig.UpstreamPolicy policy,
-      JevonsConfig.Scheduler scheduling,
       Admission admission,
+      RateLimiter limiter,
+      JevonsConfig config,
       LongSupplier nanoTime) {
     this.pool = pool;
     this.client = pool.client();
     this.watchdog = watchdog;
     this.json = json;
     this.metrics = metrics;
-    this.policy = policy;
-    this.scheduling = scheduling;
+    this.policy = config.upstreamPolicy();
+    this.scheduling = config.scheduler();
     this.admission = admission;
+    this.limiter = limiter;
+    JevonsConfig.RateLimits l = config.rateLimits();
+    this.accountLimits = new Limits(l.accountRequestsPerMinute(), l.accountTokensPerMinute(), l.accountConcurrentRequests());
+    this.keyLimits = new Limits(l.keyRequestsPerMinute(), l.keyTokensPerMinute(), l.keyConcurrentRequests());
     this.nanoTime = nanoTime;
   }
 
@@ -124,22 +134,37 @@ public final class Gateway {
           "model",
           null);
     }
+    long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
+    long estimatedTokens = TokenEstimator.ofChars(req.promptChars()) + maxOutput;
+    RateLimiter.Decision decision =
+        limiter.tryAcquire(new LimitKeys(principal.account().id(), principal.key().id()), accountLimits, keyLimits, estimatedTokens);
+    decision.snapshot().headers().forEach(channel::header);
+    if (decision instanceof RateLimiter.Rejected rejected) {
+      metrics.rateLimited(req.model(), rejected.scope().name().toLowerCase() + "_" + rejected.kind().name().toLowerCase());
+      throw new GatewayException(
+          ErrorKind.RATE_LIMIT_EXCEEDED, rejected.message(), null, Duration.ofSeconds(rejected.retryAfterSeconds()));
+    }
+    RateLimiter.Permit permit = ((RateLimiter.Admitted) decision).permit();
     byte[] upstreamBody = req.upstreamBody(json, raw);
     ClientResponse out = new ClientResponse(channel, req.stream(), scheduling.deepseekKeepalive());
     try {
-      admitAndRelay(req, principal, upstreamBody, out, rec);
+      admitAndRelay(req, principal, maxOutput, upstreamBody, out, rec);
     } catch (GatewayException e) {
       if (!out.committed()) {
         throw e;
       }
       rec.outcome("failed_after_commit");
       out.failAfterCommit(errorJson(e.kind(), String.valueOf(e.getMessage())));
+    } finally {
+      // Tokens per minute were counted with the estimate; settle them to what was used.
+      permit.settleTokens(rec.usage().totalTokens());
+      permit.release();
     }
   }
 
   /** Waits in the fair queue for a replica, then relays; always gives the capacity back. */
-  private void admitAndRelay(CompletionRequest req, Principal principal, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
-    long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
+  private void admitAndRelay(
+      CompletionRequest req, Principal principal, long maxOutput, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
     // FIFO (for comparison, and for operators who want it) is fair queueing with one shared account.
     String fairShareAccount = "fifo".equals(scheduling.policy()) ? "*" : principal.account().id();
     TicketSpec spec =

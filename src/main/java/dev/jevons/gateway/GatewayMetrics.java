@@ -62,6 +62,15 @@ public final class GatewayMetrics {
         .increment();
   }
 
+  void rateLimited(String model, String limit) {
+    Counter.builder("jevons.rate_limited")
+        .description("Requests refused with 429, by the limit that refused them")
+        .tag("model", modelLabel(model))
+        .tag("limit", limit)
+        .register(registry)
+        .increment();
+  }
+
   void queueWait(String model, long nanos) {
     Timer.builder("jevons.queue.wait")
         .description("Time requests waited in the fair queue before dispatch")
