@@ -11,6 +11,9 @@ import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayMetrics;
 import dev.jevons.scheduler.Admission;
 import dev.jevons.scheduler.FairQueue;
+import dev.jevons.scheduler.PrefixIndex;
+import dev.jevons.scheduler.Router;
+import dev.jevons.upstream.MetricsScraper;
 import dev.jevons.scheduler.LocalRateLimiter;
 import dev.jevons.scheduler.RateLimiter;
 import dev.jevons.sim.EngineProfile;
@@ -40,6 +43,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -107,10 +111,12 @@ public final class JevonsApp implements AutoCloseable {
         upstreams = new ArrayList<>();
         // Dispatch to a simulated replica only while it has a free batch slot, so requests wait
         // in Jevons' fair queue rather than in the engine's FIFO (late binding).
-        int slots = EngineProfile.byName(sim.profile()).maxNumSeqs();
+        EngineProfile profile = EngineProfile.byName(sim.profile());
+        int slots = profile.maxNumSeqs();
+        double prefill = profile.prefillTokensPerSecond() > 0 ? profile.prefillTokensPerSecond() * sim.timeScale() : Double.POSITIVE_INFINITY;
         int i = 1;
         for (URI url : fleet.baseUrls()) {
-          upstreams.add(new JevonsConfig.Upstream("sim-" + i++, url, sim.models(), null, slots, 1));
+          upstreams.add(new JevonsConfig.Upstream("sim-" + i++, url, sim.models(), null, slots, 1, true, prefill));
         }
       } else {
         fleet = null;
@@ -138,12 +144,26 @@ public final class JevonsApp implements AutoCloseable {
       GatewayMetrics metrics = new GatewayMetrics(registry, pool);
       JevonsConfig.Scheduler scheduling = config.scheduler();
       FairQueue queue = new FairQueue(System::nanoTime, scheduling.queueMaxTokens(), scheduling.queueMaxRequests());
-      admission = new Admission(queue, pool::replicas, System::nanoTime);
+      List<Replica> watched = new ArrayList<>();
+      for (int r = 0; r < upstreams.size(); r++) {
+        if (upstreams.get(r).metrics()) {
+          watched.add(pool.replicas().get(r));
+        }
+      }
+      MetricsScraper scraper = pool.scrapeMetrics(watched, Duration.ofMillis(scheduling.metricsIntervalMillis()), scheduler);
+      toClose.add(scraper);
+      Router router =
+          new Router(
+              new PrefixIndex(100_000, 1_000),
+              new Router.Settings(
+                  Router.Policy.parse(scheduling.routing()), Map.of(), TimeUnit.MILLISECONDS.toNanos(scheduling.ttftTargetMillis()), 1_000));
+      admission = new Admission(queue, pool::replicas, router, System::nanoTime);
       ScheduledFuture<?> ticker = scheduler.scheduleAtFixedRate(admission::tick, 50, 50, TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
       RateLimiter limiter = new LocalRateLimiter(System::nanoTime, 1_000_000, Duration.ofSeconds(1));
       Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, config, System::nanoTime);
       metrics.watchQueue(queue);
+      metrics.watchRouting(router, scraper);
       HttpApi api =
           new HttpApi(
               config.server(), gateway, accounts, AdminToken.of(adminToken), prices, metrics, registry, json,

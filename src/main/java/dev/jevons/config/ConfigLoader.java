@@ -57,6 +57,9 @@ public final class ConfigLoader {
               "upstream.failures_to_eject",
               "upstream.max_attempts",
               "scheduler.policy",
+              "scheduler.routing",
+              "scheduler.ttft_target_ms",
+              "scheduler.metrics_interval_ms",
               "scheduler.queue_max_tokens",
               "scheduler.queue_max_requests",
               "scheduler.max_wait_ms",
@@ -75,7 +78,7 @@ public final class ConfigLoader {
               "sim.time_scale"));
 
   private static final Set<String> UPSTREAM_KEYS =
-      Set.of("name", "url", "models", "api_key", "max_concurrency", "weight");
+      Set.of("name", "url", "models", "api_key", "max_concurrency", "weight", "metrics", "prefill_tokens_per_second");
 
   static final Set<String> SIM_PROFILES = Set.of("instant", "h800", "small");
 
@@ -227,6 +230,9 @@ public final class ConfigLoader {
       JevonsConfig.Scheduler scheduler =
           new JevonsConfig.Scheduler(
               choice(root, "scheduler.policy", "fair", Set.of("fair", "fifo")),
+              choice(root, "scheduler.routing", "prefix", Set.of("prefix", "least_loaded", "round_robin")),
+              integer(root, "scheduler.ttft_target_ms", 2_000, 1, 600_000),
+              integer(root, "scheduler.metrics_interval_ms", 250, 10, 60_000),
               integer(root, "scheduler.queue_max_tokens", 20_000_000, 1_000, 1L << 40),
               (int) integer(root, "scheduler.queue_max_requests", 10_000, 1, 10_000_000),
               integer(root, "scheduler.max_wait_ms", 600_000, 1, 86_400_000),
@@ -303,7 +309,10 @@ public final class ConfigLoader {
                 models,
                 optStringAt(o, "api_key", at + ".api_key"),
                 (int) integerAt(o.get("max_concurrency"), at + ".max_concurrency", 256, 1, 100_000),
-                (int) integerAt(o.get("weight"), at + ".weight", 1, 1, 1000)));
+                (int) integerAt(o.get("weight"), at + ".weight", 1, 1, 1000),
+                boolAt(o.get("metrics"), at + ".metrics", true),
+                integerAt(o.get("prefill_tokens_per_second"), at + ".prefill_tokens_per_second",
+                    (long) JevonsConfig.Upstream.DEFAULT_PREFILL_TOKENS_PER_SECOND, 1, 100_000_000)));
       }
       return out;
     }
@@ -458,7 +467,11 @@ public final class ConfigLoader {
     }
 
     private boolean bool(ObjectNode node, String key, boolean dflt) {
-      String s = optString(node, key);
+      return boolAt(at(node, key), key, dflt);
+    }
+
+    private boolean boolAt(@Nullable JsonNode v, String key, boolean dflt) {
+      String s = v == null || v.isNull() ? null : scalarText(v, key);
       if (s == null) {
         return dflt;
       }

@@ -53,9 +53,22 @@ public record JevonsConfig(
    * {@code /v1/models}".
    */
   public record Upstream(
-      String name, URI baseUrl, List<String> models, @Nullable String apiKey, int maxConcurrency, int weight) {
+      String name,
+      URI baseUrl,
+      List<String> models,
+      @Nullable String apiKey,
+      int maxConcurrency,
+      int weight,
+      boolean metrics,
+      double prefillTokensPerSecond) {
+    public static final double DEFAULT_PREFILL_TOKENS_PER_SECOND = 10_000;
+
     public Upstream {
       models = List.copyOf(models);
+    }
+
+    public Upstream(String name, URI baseUrl, List<String> models, @Nullable String apiKey, int maxConcurrency, int weight) {
+      this(name, baseUrl, models, apiKey, maxConcurrency, weight, false, DEFAULT_PREFILL_TOKENS_PER_SECOND);
     }
   }
 
@@ -67,6 +80,9 @@ public record JevonsConfig(
    */
   public record Scheduler(
       String policy,
+      String routing,
+      long ttftTargetMillis,
+      long metricsIntervalMillis,
       long queueMaxTokens,
       int queueMaxRequests,
       long maxWaitMillis,
@@ -128,8 +144,13 @@ public record JevonsConfig(
       out.put(p + "api_key", mask(u.apiKey()));
       out.put(p + "max_concurrency", Integer.toString(u.maxConcurrency()));
       out.put(p + "weight", Integer.toString(u.weight()));
+      out.put(p + "metrics", Boolean.toString(u.metrics()));
+      out.put(p + "prefill_tokens_per_second", Double.toString(u.prefillTokensPerSecond()));
     }
     out.put("scheduler.policy", scheduler.policy());
+    out.put("scheduler.routing", scheduler.routing());
+    out.put("scheduler.ttft_target_ms", Long.toString(scheduler.ttftTargetMillis()));
+    out.put("scheduler.metrics_interval_ms", Long.toString(scheduler.metricsIntervalMillis()));
     out.put("scheduler.queue_max_tokens", Long.toString(scheduler.queueMaxTokens()));
     out.put("scheduler.queue_max_requests", Integer.toString(scheduler.queueMaxRequests()));
     out.put("scheduler.max_wait_ms", Long.toString(scheduler.maxWaitMillis()));

@@ -8,6 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.CharConversionException;
 import java.io.IOException;
+import dev.jevons.scheduler.PromptPrefix;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -115,6 +118,35 @@ public record CompletionRequest(
 
     long promptChars = endpoint == Endpoint.CHAT ? checkMessages(body) : checkPrompt(body);
     return new CompletionRequest(endpoint, model, stream, includeUsage, maxTokens, promptChars, body);
+  }
+
+  /** Block hashes of the prompt as an inference server's prefix cache would see it. */
+  PromptPrefix prefix() {
+    if (endpoint == Endpoint.COMPLETIONS) {
+      JsonNode p = body.get("prompt");
+      if (p != null && p.isTextual()) {
+        return PromptPrefix.ofPrompt(p.asText());
+      }
+      return PromptPrefix.ofPrompt(p == null ? "" : p.toString());
+    }
+    List<PromptPrefix.Message> messages = new ArrayList<>();
+    for (JsonNode m : body.path("messages")) {
+      JsonNode content = m.get("content");
+      String text;
+      if (content == null || content.isNull()) {
+        text = "";
+      } else if (content.isTextual()) {
+        text = content.asText();
+      } else {
+        StringBuilder b = new StringBuilder();
+        for (JsonNode part : content) {
+          b.append(part.path("text").asText(""));
+        }
+        text = b.toString();
+      }
+      messages.add(new PromptPrefix.Message(m.path("role").asText(""), text));
+    }
+    return PromptPrefix.ofMessages(messages);
   }
 
   /** The body the upstream receives: a stream always asks for usage, so Jevons can meter it. */

@@ -175,7 +175,8 @@ public final class Gateway {
             req.model(),
             TokenEstimator.ofChars(req.promptChars()),
             maxOutput,
-            TimeUnit.MILLISECONDS.toNanos(scheduling.maxWaitMillis()));
+            TimeUnit.MILLISECONDS.toNanos(scheduling.maxWaitMillis()),
+            req.prefix());
     Admission.Result admitted = admission.enqueue(spec);
     if (admitted instanceof Admission.Refused refused) {
       metrics.shed(req.model(), refused.reason().startsWith("predicted wait") ? "predicted_wait" : "queue_full");
@@ -186,6 +187,7 @@ public final class Gateway {
           Duration.ofNanos(Math.max(refused.retryAfterNanos(), TimeUnit.SECONDS.toNanos(1))));
     }
     Ticket ticket = ((Admission.Waiting) admitted).ticket();
+    rec.onFirstToken(() -> admission.prefilled(ticket));
     try {
       Replica first = awaitDispatch(ticket, out, rec);
       if (first != null) {

@@ -1,6 +1,9 @@
 package dev.jevons.gateway;
 
 import dev.jevons.scheduler.FairQueue;
+import dev.jevons.scheduler.Router;
+import dev.jevons.upstream.EngineLoad;
+import dev.jevons.upstream.MetricsScraper;
 import dev.jevons.upstream.Replica;
 import dev.jevons.upstream.UpstreamPool;
 import io.micrometer.core.instrument.Counter;
@@ -49,6 +52,35 @@ public final class GatewayMetrics {
       Gauge.builder("jevons.queue.tokens", queue, q -> q.queuedTokens(b))
           .description("Tokens (prompt + max output) of the waiting requests, by band")
           .tag("band", Integer.toString(b))
+          .register(registry);
+    }
+  }
+
+  /** Routing and engine-load gauges: prefix-index hit rate, decisions, each replica's own load. */
+  public void watchRouting(Router router, MetricsScraper scraper) {
+    Gauge.builder("jevons.prefix_index.blocks_looked_up", router, r -> r.stats().blocksLookedUp()).register(registry);
+    Gauge.builder("jevons.prefix_index.blocks_matched", router, r -> r.stats().blocksMatched()).register(registry);
+    Gauge.builder("jevons.prefix_index.hit_rate", router, r -> r.stats().hitRate())
+        .description("Share of looked-up prompt blocks the chosen replica likely held")
+        .register(registry);
+    Gauge.builder("jevons.route.decisions", router, r -> r.stats().sticky()).tag("reason", "sticky").register(registry);
+    Gauge.builder("jevons.route.decisions", router, r -> r.stats().spilled()).tag("reason", "spilled").register(registry);
+    Gauge.builder("jevons.route.decisions", router, r -> r.stats().leastLoaded()).tag("reason", "least_loaded").register(registry);
+    Gauge.builder("jevons.route.decisions", router, r -> r.stats().roundRobin()).tag("reason", "round_robin").register(registry);
+    Gauge.builder("jevons.upstream.metrics_scrape_failures", scraper, MetricsScraper::failures).register(registry);
+    for (Replica r : pool.replicas()) {
+      Gauge.builder("jevons.upstream.engine_running", r, x -> x.engineLoad().map(l -> (double) l.runningRequests()).orElse(Double.NaN))
+          .description("Requests running in the upstream engine, as it reports")
+          .tag("upstream", r.name())
+          .register(registry);
+      Gauge.builder("jevons.upstream.engine_waiting", r, x -> x.engineLoad().map(l -> (double) l.waitingRequests()).orElse(Double.NaN))
+          .tag("upstream", r.name())
+          .register(registry);
+      Gauge.builder("jevons.upstream.kv_cache_usage", r, x -> x.engineLoad().map(EngineLoad::kvCacheUsage).orElse(Double.NaN))
+          .tag("upstream", r.name())
+          .register(registry);
+      Gauge.builder("jevons.upstream.saturated", r, x -> x.saturated(System.nanoTime()) ? 1 : 0)
+          .tag("upstream", r.name())
           .register(registry);
     }
   }

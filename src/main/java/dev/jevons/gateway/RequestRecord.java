@@ -16,6 +16,7 @@ public final class RequestRecord {
   private boolean stream;
   private Usage usage = Usage.NONE;
   private long firstTokenNanos;
+  private @Nullable Runnable onFirstToken;
   private int attempts;
   private long queuedNanos;
   private String outcome = "ok";
@@ -86,7 +87,16 @@ public final class RequestRecord {
   void firstToken(long nowNanos) {
     if (firstTokenNanos == 0) {
       firstTokenNanos = Math.max(1, nowNanos - startNanos);
+      Runnable hook = onFirstToken;
+      if (hook != null) {
+        hook.run();
+      }
     }
+  }
+
+  /** Runs once when the first token reaches the client (the server finished the prefill). */
+  void onFirstToken(Runnable hook) {
+    this.onFirstToken = hook;
   }
 
   /** Time spent waiting in the fair queue for capacity. */

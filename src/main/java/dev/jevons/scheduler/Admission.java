@@ -3,6 +3,10 @@ package dev.jevons.scheduler;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -17,18 +21,22 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Work conservation: {@link #pump} runs whenever capacity may have appeared (a request ended,
  * a request arrived, the periodic timer) and dispatches until no server with room has a waiting
- * request it can serve. The choice of server for a dispatched ticket is the least loaded among
- * those with room (the router refines this with prefix-cache affinity).
+ * request it can serve. The {@link Router} chooses among the servers with room: prefix-cache
+ * affinity first, then load (uncached prefill backlog, then slot use).
  */
 public final class Admission {
   private final FairQueue queue;
   private final Supplier<List<? extends Server>> servers;
   private final LongSupplier nanoTime;
+  private final Router router;
   private final ServiceRate rate = new ServiceRate(30);
+  /** Uncached prompt tokens dispatched to each server and not yet prefilled, for the router. */
+  private final Map<String, AtomicLong> prefillBacklog = new ConcurrentHashMap<>();
 
-  public Admission(FairQueue queue, Supplier<List<? extends Server>> servers, LongSupplier nanoTime) {
+  public Admission(FairQueue queue, Supplier<List<? extends Server>> servers, Router router, LongSupplier nanoTime) {
     this.queue = queue;
     this.servers = servers;
+    this.router = router;
     this.nanoTime = nanoTime;
   }
 
@@ -81,21 +89,55 @@ public final class Admission {
       if (withRoom.isEmpty()) {
         return;
       }
-      Ticket t = queue.dispatchNext(models, ticket -> acquireLeastLoaded(withRoom, ticket.model(), now));
+      Ticket t = queue.dispatchNext(models, ticket -> route(withRoom, ticket, now));
       if (t == null) {
         return;
       }
     }
   }
 
-  private @Nullable Server acquireLeastLoaded(List<Server> candidates, String model, long now) {
-    Server best = null;
-    for (Server s : candidates) {
-      if (s.models().contains(model) && (best == null || s.load() < best.load())) {
-        best = s;
+  /** Picks the server for a ticket among those with room; runs under the queue's lock. */
+  private @Nullable Server route(List<Server> withRoom, Ticket ticket, long now) {
+    List<Server> serving = new ArrayList<>(withRoom.size());
+    List<Router.Candidate> candidates = new ArrayList<>(withRoom.size());
+    for (Server s : withRoom) {
+      if (s.models().contains(ticket.model())) {
+        serving.add(s);
+        candidates.add(
+            new Router.Candidate(
+                s.name(),
+                s.inFlight(),
+                Math.max(1, s.maxConcurrency()),
+                Math.max(0, backlog(s).get()),
+                s.prefillTokensPerSecond(),
+                false));
       }
     }
-    return best != null && best.tryAcquire(now) ? best : null;
+    Optional<Router.Route> route = router.route(ticket.model(), candidates, ticket.prefix, ticket.promptTokens);
+    if (route.isEmpty()) {
+      return null;
+    }
+    Server chosen = serving.get(route.get().index());
+    if (!chosen.tryAcquire(now)) {
+      return null;
+    }
+    router.dispatched(ticket.model(), route.get(), ticket.prefix);
+    long uncached = route.get().uncachedPromptTokens();
+    ticket.prefillPending.set(uncached);
+    backlog(chosen).addAndGet(uncached);
+    return chosen;
+  }
+
+  private AtomicLong backlog(Server s) {
+    return prefillBacklog.computeIfAbsent(s.name(), k -> new AtomicLong());
+  }
+
+  /** The server produced the ticket's first token: its prompt no longer waits for prefill. */
+  public void prefilled(Ticket t) {
+    long pending = t.prefillPending.getAndSet(0);
+    if (pending > 0 && t.slot() instanceof Server s) {
+      backlog(s).addAndGet(-pending);
+    }
   }
 
   /**
@@ -103,6 +145,7 @@ public final class Admission {
    * the actual usage, feeds the service-rate measurement and dispatches what now fits.
    */
   public void complete(Ticket t, double weight, long promptTokens, long outputTokens) {
+    prefilled(t);
     Object slot = t.slot();
     if (slot instanceof Server s) {
       s.release();
@@ -124,6 +167,10 @@ public final class Admission {
 
   public FairQueue queue() {
     return queue;
+  }
+
+  public Router router() {
+    return router;
   }
 
   public double tokensPerSecond(String model) {

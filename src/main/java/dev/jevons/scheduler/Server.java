@@ -21,4 +21,14 @@ public interface Server {
 
   /** In-flight work per unit of weight; lower is less loaded. */
   double load();
+
+  int inFlight();
+
+  int maxConcurrency();
+
+  /** How fast it prefills uncached prompt tokens, for the prefix router's spill-over rule. */
+  double prefillTokensPerSecond();
+
+  /** True when its own metrics say it cannot take more (stale metrics, a non-empty engine queue). */
+  boolean saturated(long nowNanos);
 }

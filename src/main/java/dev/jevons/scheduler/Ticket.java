@@ -22,6 +22,9 @@ public final class Ticket {
   final long maxOutputTokens;
   final long enqueuedNanos;
   final long deadlineNanos;
+  final PromptPrefix prefix;
+  /** Uncached prompt tokens the chosen server still has to prefill for this ticket. */
+  final java.util.concurrent.atomic.AtomicLong prefillPending = new java.util.concurrent.atomic.AtomicLong();
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -40,6 +43,7 @@ public final class Ticket {
     this.maxOutputTokens = spec.maxOutputTokens();
     this.enqueuedNanos = nowNanos;
     this.deadlineNanos = nowNanos + spec.maxWaitNanos();
+    this.prefix = spec.prefix();
   }
 
   /** Weighted tokens this request is expected to cost in VTC terms (input x1, output x2). */

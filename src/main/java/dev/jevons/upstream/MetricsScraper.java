@@ -146,6 +146,15 @@ public final class MetricsScraper implements AutoCloseable {
     return Optional.of(nanoTime.getAsLong() - l.scrapedAtNanos() > staleAfterNanos ? l.asStale() : l);
   }
 
+  /**
+   * Whether the replica has ever answered a scrape. A server that never did (a hosted provider,
+   * llama.cpp without --metrics) is judged by its concurrency alone, not as saturated.
+   */
+  public boolean reporting(Replica replica) {
+    Target t = targets.get(replica);
+    return t != null && t.reporting;
+  }
+
   /** Failed scrapes of all replicas since start. */
   public long failures() {
     return failures.sum();
@@ -180,6 +189,7 @@ public final class MetricsScraper implements AutoCloseable {
             error = "body over " + maxBodyBytes + " bytes";
           } else {
             t.accept(new String(bytes, StandardCharsets.UTF_8), nanoTime.getAsLong());
+            t.reporting = true;
             if (t.failing) {
               t.failing = false;
               log.info("metrics of upstream {} are readable again", t.replica.name());
@@ -258,6 +268,7 @@ public final class MetricsScraper implements AutoCloseable {
     final AtomicBoolean inFlight = new AtomicBoolean();
     final LongAdder failures = new LongAdder();
     volatile EngineLoad load;
+    volatile boolean reporting;
     volatile boolean failing;
     private final HitRateWindow hitRate = new HitRateWindow();
 

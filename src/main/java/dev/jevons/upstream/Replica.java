@@ -3,6 +3,7 @@ package dev.jevons.upstream;
 import dev.jevons.scheduler.Server;
 import java.net.URI;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
@@ -23,6 +24,8 @@ public final class Replica implements Server {
   private final int maxConcurrency;
   private final int weight;
   private final boolean discoverModels;
+  private final double prefillTokensPerSecond;
+  private volatile @Nullable MetricsScraper scraper;
 
   private volatile Set<String> models;
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -35,7 +38,9 @@ public final class Replica implements Server {
   private volatile boolean healthy = true;
   private volatile @Nullable String lastError;
 
-  Replica(String name, URI baseUrl, @Nullable String apiKey, List<String> models, int maxConcurrency, int weight) {
+  Replica(
+      String name, URI baseUrl, @Nullable String apiKey, List<String> models, int maxConcurrency, int weight, double prefillTokensPerSecond) {
+    this.prefillTokensPerSecond = prefillTokensPerSecond;
     this.name = name;
     this.baseUrl = baseUrl;
     this.apiKey = apiKey;
@@ -71,10 +76,12 @@ public final class Replica implements Server {
     this.models = Set.copyOf(discovered);
   }
 
+  @Override
   public int inFlight() {
     return inFlight.get();
   }
 
+  @Override
   public int maxConcurrency() {
     return maxConcurrency;
   }
@@ -93,7 +100,37 @@ public final class Replica implements Server {
 
   @Override
   public boolean hasRoom(long nowNanos) {
-    return inFlight.get() < maxConcurrency && available(nowNanos);
+    return inFlight.get() < maxConcurrency && available(nowNanos) && !saturated(nowNanos);
+  }
+
+  @Override
+  public double prefillTokensPerSecond() {
+    return prefillTokensPerSecond;
+  }
+
+  void watchedBy(MetricsScraper scraper) {
+    this.scraper = scraper;
+  }
+
+  /** The engine's own load as last scraped, if it reports metrics. */
+  public Optional<EngineLoad> engineLoad() {
+    MetricsScraper s = scraper;
+    return s == null ? Optional.empty() : s.load(this);
+  }
+
+  /**
+   * Saturated when the engine reports requests waiting in its own queue (Jevons keeps those
+   * queues empty: requests wait in the fair queue instead), or when its metrics went stale, which
+   * counts as saturated. A server that never reported metrics is judged by concurrency alone.
+   */
+  @Override
+  public boolean saturated(long nowNanos) {
+    MetricsScraper s = scraper;
+    if (s == null || !s.reporting(this)) {
+      return false;
+    }
+    EngineLoad load = s.load(this).orElse(null);
+    return load == null || load.stale() || load.waitingRequests() > 0;
   }
 
   @Override

@@ -42,7 +42,7 @@ public final class UpstreamPool implements AutoCloseable {
       LongSupplier nanoTime) {
     List<Replica> list = new ArrayList<>();
     for (JevonsConfig.Upstream u : upstreams) {
-      list.add(new Replica(u.name(), u.baseUrl(), u.apiKey(), u.models(), u.maxConcurrency(), u.weight()));
+      list.add(new Replica(u.name(), u.baseUrl(), u.apiKey(), u.models(), u.maxConcurrency(), u.weight(), u.prefillTokensPerSecond()));
     }
     this.replicas = List.copyOf(list);
     this.policy = policy;
@@ -225,6 +225,17 @@ public final class UpstreamPool implements AutoCloseable {
     if (ejected) {
       log.warn("upstream {} ejected after errors; last: {}", r.name(), e.getMessage());
     }
+  }
+
+  /** Starts scraping the metrics of the replicas configured to expose them. */
+  public MetricsScraper scrapeMetrics(List<Replica> watched, java.time.Duration interval, ScheduledExecutorService timer) {
+    MetricsScraper scraper =
+        new MetricsScraper(watched, interval, interval.multipliedBy(4), java.time.Duration.ofSeconds(2), 4 << 20, timer, nanoTime);
+    for (Replica r : watched) {
+      r.watchedBy(scraper);
+    }
+    scraper.start();
+    return scraper;
   }
 
   public UpstreamClient client() {

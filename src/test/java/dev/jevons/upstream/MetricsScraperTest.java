@@ -27,7 +27,7 @@ class MetricsScraperTest {
   final AtomicLong now = new AtomicLong(7_000 * MS);
   final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
   SimFleet fleet = SimFleet.start(new SimConfig("small", List.of("sim-chat", "sim-reasoner"), 1.0, null, FaultPlan.none(), 3L), 1, 0);
-  final Replica replica = new Replica("sim-0", fleet.baseUrls().get(0), null, List.of("sim-chat"), 64, 1);
+  final Replica replica = new Replica("sim-0", fleet.baseUrls().get(0), null, List.of("sim-chat"), 64, 1, 10_000);
 
   @AfterEach
   void stop() {
@@ -127,7 +127,7 @@ class MetricsScraperTest {
   @Test
   void a_replica_it_does_not_watch_has_no_load() {
     try (MetricsScraper s = scraper(1 << 20, now::get)) {
-      Replica other = new Replica("other", URI.create("http://127.0.0.1:1/v1"), null, List.of("m"), 1, 1);
+      Replica other = new Replica("other", URI.create("http://127.0.0.1:1/v1"), null, List.of("m"), 1, 1, 10_000);
       assertThat(s.load(other)).isEmpty();
       assertThat(s.failures(other)).isZero();
     }
