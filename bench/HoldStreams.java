@@ -24,7 +24,7 @@ public final class HoldStreams {
     int maxTokens = Integer.parseInt(args[4]);
     long waitSeconds = args.length > 5 ? Long.parseLong(args[5]) : 120;
     byte[] body =
-        ("{\"model\":\"sim-chat\",\"stream\":true,\"max_tokens\":" + maxTokens
+        ("{\"model\":\"sim-chat\",\"stream\":true,\"ignore_eos\":true,\"max_tokens\":" + maxTokens
                 + ",\"messages\":[{\"role\":\"user\",\"content\":\"hold this stream open\"}]}")
             .getBytes(StandardCharsets.UTF_8);
     byte[] head =

@@ -8,7 +8,7 @@
 #   DURATION=20 ROUNDS=3 CONNS=64     peak runs: wrk -c CONNS for DURATION s, ROUNDS interleaved rounds
 #   VARIANTS="base=/tmp/base/jevons.jar new=target/jevons.jar"
 #                                     compare several Jevons jars side by side in the same run
-#   STREAMS=5000 MAX_TOKENS=1000      memory run (STREAMS=0 skips it)
+#   STREAMS=5000 MAX_TOKENS=1000      memory run (STREAMS=0 skips it) on STREAMS_VARIANT (default: the first)
 #   JFR=1                             record a 30 s JFR profile of the first variant under wrk load
 #   PARTS="peak paced streams"        which parts to run
 # Results: a summary on stdout and in bench/out/summary.txt; raw wrk output and logs in bench/out/.
@@ -50,6 +50,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install -y wrk" >&2; exit 1; }
@@ -188,7 +189,7 @@ summary="$out/summary.txt"
 
 peak_rps=""
 if [[ " $PARTS " == *" peak "* ]]; then
-  log "warm-up (JIT): 10 s per target"
+  log "warm-up (JIT): 20 s per target"
   # Jevons runs more code than the others and its JIT competes with wrk for 2 cores: 20 s each.
   for t in "${targets[@]}"; do run_wrk "${t%%=*}" "${t#*=}" 20 "$CONNS" 0 warmup >/dev/null; done
   results="$out/peak.tsv"
@@ -296,7 +297,7 @@ if [[ " $PARTS " == *" streams "* && "$STREAMS" -gt 0 ]]; then
       echo "    max_concurrency: 2000"
     done
   } >"$cfg"
-  v0="${variant_names[0]}"; jar=""
+  v0="${STREAMS_VARIANT:-${variant_names[0]}}"; jar=""
   for v in $VARIANTS; do [[ "${v%%=*}" == "$v0" ]] && jar="${v#*=}"; done
   sport=$((JEVONS_PORT_BASE + 50))
   start_jevons streams "$jar" "$sport" --config "$cfg"

@@ -95,14 +95,15 @@ public final class JevonsApp implements AutoCloseable {
           Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("jevons-timer").factory());
       toClose.add(scheduler::shutdownNow);
       JevonsConfig.UpstreamPolicy policy = config.upstreamPolicy();
+      Watchdog watchdog = new Watchdog(scheduler, System::nanoTime, 100);
+      toClose.add(watchdog);
       UpstreamClient client =
-          new UpstreamClient(json, Duration.ofMillis(policy.connectTimeoutMillis()), Duration.ofMillis(policy.firstByteTimeoutMillis()));
+          new UpstreamClient(
+              json, Duration.ofMillis(policy.connectTimeoutMillis()), Duration.ofMillis(policy.firstByteTimeoutMillis()), watchdog);
       toClose.add(client);
       pool = new UpstreamPool(upstreams, policy, client, scheduler, System::nanoTime);
       toClose.add(pool);
       pool.start();
-      Watchdog watchdog = new Watchdog(scheduler, System::nanoTime, 100);
-      toClose.add(watchdog);
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       GatewayMetrics metrics = new GatewayMetrics(registry, pool);
