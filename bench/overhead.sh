@@ -331,7 +331,7 @@ if [[ " $PARTS " == *" streams "* && "$STREAMS" -gt 0 ]]; then
         "$(echo "($heap1 - $heap0) / $n" | bc -l)" "$(echo "($rss1 - $rss0) / $n" | bc -l)"
     fi
   } | tee -a "$summary"
-  "$JCMD" "$spid" GC.class_histogram 2>/dev/null | head -25 >"$out/streams-histogram.txt" || true
+  "$JCMD" "$spid" GC.class_histogram 2>/dev/null | head -40 >"$out/streams-histogram.txt" || true
   kill "$holder" 2>/dev/null || true
 fi
 
