@@ -290,6 +290,11 @@ if [[ " $PARTS " == *" streams "* && "$STREAMS" -gt 0 ]]; then
   wait_http "http://127.0.0.1:$SLOW_SIM_PORT/v1/models"
   cfg="$work/streams.yaml"
   {
+    # Eight engines and 5,000 connections starve a busy 2-core machine: with the default 2 s
+    # connect timeout (health check: 3 s) replicas were ejected and most streams got a 502.
+    echo "upstream:"
+    echo "  connect_timeout_ms: 30000"
+    echo "  failures_to_eject: 1000"
     echo "upstreams:"
     for k in $(seq 0 $((SLOW_SIM_REPLICAS - 1))); do
       echo "  - name: slow-$k"

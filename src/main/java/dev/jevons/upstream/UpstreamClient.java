@@ -158,6 +158,10 @@ public final class UpstreamClient implements AutoCloseable {
     return switch (e) {
       case HttpConnectTimeoutException t ->
           new UpstreamException(UpstreamException.Kind.CONNECT, "connect to " + replica.name() + " timed out", 0, null, t);
+      // Without a request timeout, the client's only timer is the connect timeout; it reports
+      // "request timed out" when the connection was established before the timer ran.
+      case HttpTimeoutException t when request.timeout().isEmpty() ->
+          new UpstreamException(UpstreamException.Kind.CONNECT, "connect to " + replica.name() + " timed out", 0, null, t);
       case HttpTimeoutException t ->
           new UpstreamException(
               UpstreamException.Kind.FIRST_BYTE_TIMEOUT,
