@@ -75,8 +75,8 @@ public final class HoldStreams {
         }
       });
       if (i % 50 == 49) {
-        // About 200 new streams a second: a faster ramp overflows the listen backlogs on a busy
-        // 2-core machine, and SYN retries then fail connections after ~31 s.
+        // About 200 new streams a second, so that connection set-up does not pile up on a busy
+        // 2-core machine all at once.
         Thread.sleep(250);
       }
     }
