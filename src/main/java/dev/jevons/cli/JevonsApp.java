@@ -127,8 +127,11 @@ public final class JevonsApp implements AutoCloseable {
           Executors.newScheduledThreadPool(1, Thread.ofPlatform().daemon().name("jevons-timer").factory());
       toClose.add(scheduler::shutdownNow);
       JevonsConfig.UpstreamPolicy policy = config.upstreamPolicy();
+      Watchdog watchdog = new Watchdog(scheduler, System::nanoTime, 100);
+      toClose.add(watchdog);
       UpstreamClient client =
-          new UpstreamClient(json, Duration.ofMillis(policy.connectTimeoutMillis()), Duration.ofMillis(policy.firstByteTimeoutMillis()));
+          new UpstreamClient(
+              json, Duration.ofMillis(policy.connectTimeoutMillis()), Duration.ofMillis(policy.firstByteTimeoutMillis()), watchdog);
       toClose.add(client);
       // Health checks block on HTTP; they get their own thread so timeouts and dispatch stay punctual.
       ScheduledExecutorService healthChecks =
@@ -137,8 +140,6 @@ public final class JevonsApp implements AutoCloseable {
       pool = new UpstreamPool(upstreams, policy, client, healthChecks, System::nanoTime);
       toClose.add(pool);
       pool.start();
-      Watchdog watchdog = new Watchdog(scheduler, System::nanoTime, 100);
-      toClose.add(watchdog);
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       GatewayMetrics metrics = new GatewayMetrics(registry, pool);

@@ -1,7 +1,9 @@
 package dev.jevons.gateway;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -100,12 +102,20 @@ public final class Gateway {
     this.nanoTime = nanoTime;
   }
 
+  /** Parser and generator buffers kept for reuse; beyond this many in use at once, they are allocated. */
+  private static final int JSON_BUFFER_POOL_SIZE = 256;
+
   /**
    * The JSON mapper for request and response bodies: strict about what OpenAI's parsers reject
    * (trailing content, duplicate keys) so that a malformed body is a 400 here, not upstream.
+   *
+   * <p>Jackson's default buffer pool is thread-local; with one virtual thread per request, every
+   * open stream kept its own parser buffers (~16 KB of char[] and more of byte[]) for its whole
+   * life (docs/BENCHMARKS.md, 5,000 streams). A shared bounded pool keeps only what is in use.
    */
   public static ObjectMapper newObjectMapper() {
-    return JsonMapper.builder()
+    JsonFactory factory = JsonFactory.builder().recyclerPool(JsonRecyclerPools.newBoundedPool(JSON_BUFFER_POOL_SIZE)).build();
+    return JsonMapper.builder(factory)
         .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
         .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
         .build();
