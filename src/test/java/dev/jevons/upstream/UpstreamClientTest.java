@@ -69,7 +69,7 @@ class UpstreamClientTest {
   }
 
   private Replica replica(int port) {
-    return new Replica("test", URI.create("http://127.0.0.1:" + port + "/v1"), null, List.of("m"), 10, 1);
+    return new Replica("test", URI.create("http://127.0.0.1:" + port + "/v1"), null, List.of("m"), 10, 1, 10_000);
   }
 
   @Test
