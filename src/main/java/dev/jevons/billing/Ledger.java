@@ -15,6 +15,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -98,6 +99,10 @@ public final class Ledger implements AutoCloseable {
   private final BlockingQueue<Command<?>> queue;
   private final Thread writer;
   private volatile boolean closed;
+  private final LongAdder batchesCommitted = new LongAdder();
+  private final LongAdder commandsCommitted = new LongAdder();
+  private final LongAdder retries = new LongAdder();
+  private final LongAdder writeNanos = new LongAdder();
 
   // Writer-thread state; nothing else reads or writes these.
   private final LruMap<String, AccountState> accounts;
@@ -212,6 +217,13 @@ public final class Ledger implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** Counters since start, for metrics and benchmarks. */
+  public record Stats(long batches, long commands, long retries, long writeNanos) {}
+
+  public Stats stats() {
+    return new Stats(batchesCommitted.sum(), commandsCommitted.sum(), retries.sum(), writeNanos.sum());
   }
 
   /** Commands waiting for the writer; for metrics. */
@@ -347,6 +359,9 @@ public final class Ledger implements AutoCloseable {
     RuntimeException failure = null;
     for (int attempt = 0; attempt < options.maxAttempts(); attempt++) {
       boolean careful = attempt > 0;
+      if (careful) {
+        retries.increment();
+      }
       Changes changes = new Changes();
       long nowMillis = clock.millis();
       try {
@@ -355,9 +370,13 @@ public final class Ledger implements AutoCloseable {
           apply(c, lookups, nowMillis, changes);
         }
         if (!changes.isEmpty()) {
+          long writeStart = System.nanoTime();
           store.write(changes.toBatch(nowMillis));
+          writeNanos.add(System.nanoTime() - writeStart);
         }
         committed(changes);
+        batchesCommitted.increment();
+        commandsCommitted.add(batch.size());
         for (Command<?> c : batch) {
           complete(c);
         }
