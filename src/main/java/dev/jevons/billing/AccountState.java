@@ -230,7 +230,17 @@ final class AccountState {
     changes.changedReservation(r);
   }
 
+  /**
+   * The balance at {@code nowMillis}. Holds past their expiry are left out like expired grants:
+   * they can no longer be posted, and the grants that backed them may have lapsed meanwhile.
+   */
   Balance balance(long nowMillis) {
-    return new Balance(accountId, grantedValidAfter(nowMillis), toppedUpNanos, pendingNanos, creditLimitNanos);
+    long reserved = 0;
+    for (Reservation r : pending.values()) {
+      if (r.expiresAtMillis > nowMillis) {
+        reserved = Math.addExact(reserved, r.holdNanos);
+      }
+    }
+    return new Balance(accountId, grantedValidAfter(nowMillis), toppedUpNanos, reserved, creditLimitNanos);
   }
 }
