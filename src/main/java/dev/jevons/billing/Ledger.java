@@ -84,7 +84,7 @@ public final class Ledger implements AutoCloseable {
 
   /** Limits; every one is a bound on memory or work. */
   public record Options(int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts) {
-    public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 100_000, 5);
+    public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 100_000, 10);
 
     public Options {
       if (queueCapacity < 1 || maxBatch < 1 || maxCachedAccounts < 1 || maxRememberedOutcomes < 0 || maxAttempts < 1) {
@@ -385,6 +385,7 @@ public final class Ledger implements AutoCloseable {
         failure = e;
         undo(changes);
         forget(e.accountIds());
+        backOff(attempt);
       } catch (RuntimeException e) {
         failure = e;
         undo(changes);
@@ -397,6 +398,19 @@ public final class Ledger implements AutoCloseable {
         new LedgerUnavailableException("ledger batch of " + batch.size() + " commands not committed: " + failure.getMessage(), failure);
     for (Command<?> c : batch) {
       c.future.completeExceptionally(unavailable);
+    }
+  }
+
+  /**
+   * Waits a random 0 to 2^attempt milliseconds after a conflict, so that two nodes fighting over a
+   * hot account stop colliding in lockstep. Blocking the writer is intended: nothing else can use
+   * it until this batch is through.
+   */
+  private static void backOff(int attempt) {
+    try {
+      Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << Math.min(attempt + 1, 8)));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
