@@ -26,6 +26,12 @@ final class AccountState {
   final List<Grant> grants = new ArrayList<>();
   final Map<String, Reservation> pending = new LinkedHashMap<>();
   long pendingNanos;
+  /**
+   * No hold expires and no grant lapses before this instant: a lower bound, lowered as holds and
+   * grants are added and recomputed by each scan, so that a hot account with thousands of pending
+   * holds is not scanned on every operation.
+   */
+  long nextDueMillis = Long.MIN_VALUE;
 
   AccountState(String accountId) {
     this.accountId = accountId;
@@ -91,6 +97,10 @@ final class AccountState {
 
   /** Expires overdue holds and lapses expired grants; returns how many of both. */
   int expireOverdue(long nowMillis, Changes changes) {
+    if (nowMillis < nextDueMillis) {
+      return 0;
+    }
+    long nextDue = Long.MAX_VALUE;
     int count = 0;
     for (Iterator<Reservation> it = pending.values().iterator(); it.hasNext(); ) {
       Reservation r = it.next();
@@ -100,6 +110,8 @@ final class AccountState {
         settle(r, ReservationState.EXPIRED, 0, nowMillis, changes);
         changes.entry("e:" + r.id, this, EntryKind.EXPIRE, r.holdNanos, r.id, null, null, nowMillis);
         count++;
+      } else {
+        nextDue = Math.min(nextDue, r.expiresAtMillis);
       }
     }
     for (Iterator<Grant> it = grants.iterator(); it.hasNext(); ) {
@@ -111,8 +123,11 @@ final class AccountState {
         g.remainingNanos = 0;
         changes.changedGrant(g);
         count++;
+      } else {
+        nextDue = Math.min(nextDue, g.expiresAtMillis);
       }
     }
+    nextDueMillis = nextDue;
     return count;
   }
 
@@ -126,6 +141,7 @@ final class AccountState {
     Grant grant = new Grant(entryId, accountId, amountNanos, amountNanos, expiresAtMillis, nowMillis);
     grants.add(grant);
     grants.sort(SPENDING_ORDER);
+    nextDueMillis = Math.min(nextDueMillis, expiresAtMillis);
     changes.newGrant(grant);
     changes.entry("c:" + entryId, this, EntryKind.GRANT, amountNanos, null, entryId, expiresAtMillis, nowMillis);
     return new CreditResult(entryId, accountId, kind, amountNanos, Instant.ofEpochMilli(expiresAtMillis));
@@ -150,6 +166,7 @@ final class AccountState {
     changes.begin(this);
     Reservation r = new Reservation(reservationId, accountId, amountNanos, expiresAtMillis, nowMillis);
     pending.put(reservationId, r);
+    nextDueMillis = Math.min(nextDueMillis, expiresAtMillis);
     pendingIndex.put(reservationId, this);
     pendingNanos = Math.addExact(pendingNanos, amountNanos);
     changes.newReservation(r);

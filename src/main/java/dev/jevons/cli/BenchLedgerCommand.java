@@ -66,6 +66,9 @@ public final class BenchLedgerCommand implements Callable<Integer> {
   @Option(names = "--warmup-seconds", defaultValue = "3", description = "Unmeasured seconds first. Default: ${DEFAULT-VALUE}.")
   int warmupSeconds;
 
+  @Option(names = "--max-batch", defaultValue = "2048", description = "Commands per group commit at most. Default: ${DEFAULT-VALUE}.")
+  int maxBatch;
+
   @Option(names = "--dir", description = "Directory for the SQLite files. Default: a temporary directory.")
   @Nullable Path dir;
 
@@ -103,8 +106,8 @@ public final class BenchLedgerCommand implements Callable<Integer> {
       }
       out.println();
     }
-    out.printf(Locale.ROOT, "(%d clients, %d s measured after %d s warm-up, durability on: SQLite WAL synchronous=FULL, PostgreSQL defaults)%n",
-        clients, seconds, warmupSeconds);
+    out.printf(Locale.ROOT, "(max batch %d, %d clients, %d s measured after %d s warm-up, durability on: SQLite WAL synchronous=FULL, PostgreSQL defaults)%n",
+        maxBatch, clients, seconds, warmupSeconds);
     out.flush();
     return 0;
   }
@@ -122,7 +125,9 @@ public final class BenchLedgerCommand implements Callable<Integer> {
       default -> throw new IllegalArgumentException("unknown database " + database + " (sqlite or postgresql)");
     };
     try (Database db = Database.open(url)) {
-      Ledger ledger = new Ledger(new SqlLedgerStore(db), Clock.systemUTC());
+      Ledger.Options defaults = Ledger.Options.DEFAULTS;
+      Ledger ledger = new Ledger(new SqlLedgerStore(db), Clock.systemUTC(), new Ledger.Options(
+          Math.max(defaults.queueCapacity(), 2 * clients), maxBatch, defaults.maxCachedAccounts(), defaults.maxRememberedOutcomes(), defaults.maxAttempts()));
       try {
         long creditEach = 1_000_000 * PAIR_HOLD_NANOS;
         List<CompletableFuture<?>> credits = new ArrayList<>();
@@ -141,7 +146,6 @@ public final class BenchLedgerCommand implements Callable<Integer> {
         List<Thread> threads = new ArrayList<>();
         LongAdder failures = new LongAdder();
         for (int c = 0; c < clients; c++) {
-          int client = c;
           threads.add(Thread.ofVirtual().start(() -> {
             ThreadLocalRandom random = ThreadLocalRandom.current();
             while (!stop.get()) {
