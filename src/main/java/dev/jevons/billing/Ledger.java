@@ -1,0 +1,728 @@
+package dev.jevons.billing;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The prepaid ledger: credits, and two-phase reservations (reserve, then post or void exactly
+ * once, or expire), after TigerBeetle's two-phase transfers. All amounts are nanos (1e-9 USD),
+ * exact, with overflow checked.
+ *
+ * <h2>Invariants</h2>
+ *
+ * <ul>
+ *   <li>Every operation carries a caller-supplied id (entry id, reservation id, extension id,
+ *       change id); replaying an id answers the first outcome and changes nothing. Refusals
+ *       (INSUFFICIENT, EXCEEDS_HOLD, REFUSED) write nothing, so a replay of one is evaluated
+ *       afresh. Ids are primary keys in the store, so this holds across restarts and nodes.
+ *   <li>available = spendable grants + topped-up - pending holds, and never falls below
+ *       -creditLimit. Stronger, and what the rules keep ({@link AccountState#holdsCoverable}):
+ *       every pending hold can be posted in full at any instant before it expires. That is why a
+ *       reserve counts only the grants that stay valid past the new hold's expiry: a grant that
+ *       lapses while the hold is pending cannot be what pays for it. A post at time t pays from
+ *       grants valid at t, earliest expiry first, then from topped-up credit, which may go
+ *       negative down to -creditLimit; an exchange argument shows earliest-first never spends a
+ *       grant that a later-expiring hold needed. A post after the hold's expiry is refused
+ *       (EXPIRED): the hold was only ever guaranteed until then.
+ *   <li>A post is at most the hold (extend first); the rest is released. A settled reservation
+ *       (POSTED, VOIDED, EXPIRED) never changes again.
+ *   <li>Every state change writes an immutable journal row; an account's posted balance is the sum
+ *       of the posted kinds ({@link EntryKind#posted()}), and its rows are ordered by the account
+ *       version they carry.
+ * </ul>
+ *
+ * <h2>Concurrency: group commit over an in-memory authority</h2>
+ *
+ * <p>Callers enqueue commands on a bounded queue (full: {@link LedgerOverloadedException}, fast)
+ * and get a future. One platform writer thread drains up to {@code maxBatch} commands, applies them
+ * in arrival order to cached account state (loaded from the store on first touch, in one query per
+ * batch), then writes everything the batch changed in one transaction and only then completes the
+ * futures: an operation is answered only once it is durable, and a refusal is answered with the
+ * batch. Holding no lock while writing is natural here: only the writer thread touches the state.
+ *
+ * <p>Several ledgers (gateway nodes) may share one PostgreSQL store. Each account row carries a
+ * version; the batch updates accounts in id order (no deadlocks) and only where the version is
+ * still the one this node read. When another node got there first, the store rolls the batch back,
+ * this node drops the batch's accounts from its cache and applies the whole batch again on fresh
+ * state ({@code maxAttempts} in all). The cache is thus an optimistic copy, never the authority
+ * over another node's writes.
+ *
+ * <p>New ids are assumed new (the cache remembers recent ones): a reserve or credit whose id
+ * already exists in the store, e.g. replayed after a restart, makes the insert fail; the batch is
+ * then rolled back and applied again "carefully", looking every id up first.
+ *
+ * <h2>Deliberately approximate</h2>
+ *
+ * <ul>
+ *   <li>Overdue holds and expired grants stop counting as soon as the writer touches the account
+ *       (and the sweeper's {@link #expireDue} catches the rest, including a dead node's holds);
+ *       until then an overdue hold still reduces available, which errs on the safe side.
+ *   <li>{@link #balance} reads the committed rows, not this node's queue.
+ *   <li>A replayed extension found only in the store answers the reservation's current hold.
+ * </ul>
+ */
+public final class Ledger implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Ledger.class);
+  static final int MAX_ID_LENGTH = 200;
+
+  /** Limits; every one is a bound on memory or work. */
+  public record Options(int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts) {
+    public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 100_000, 10);
+
+    public Options {
+      if (queueCapacity < 1 || maxBatch < 1 || maxCachedAccounts < 1 || maxRememberedOutcomes < 0 || maxAttempts < 1) {
+        throw new IllegalArgumentException("ledger options out of range: " + this);
+      }
+    }
+  }
+
+  private final LedgerStore store;
+  private final Clock clock;
+  private final Options options;
+  private final BlockingQueue<Command<?>> queue;
+  private final Thread writer;
+  private volatile boolean closed;
+  private final LongAdder batchesCommitted = new LongAdder();
+  private final LongAdder commandsCommitted = new LongAdder();
+  private final LongAdder retries = new LongAdder();
+  private final LongAdder writeNanos = new LongAdder();
+
+  // Writer-thread state; nothing else reads or writes these.
+  private final LruMap<String, AccountState> accounts;
+  private final Map<String, AccountState> pendingIndex = new HashMap<>();
+  private final LruMap<String, Reservation> settled;
+  private final LruMap<String, Object> outcomes;
+
+  public Ledger(LedgerStore store, Clock clock) {
+    this(store, clock, Options.DEFAULTS);
+  }
+
+  public Ledger(LedgerStore store, Clock clock, Options options) {
+    this.store = store;
+    this.clock = clock;
+    this.options = options;
+    this.queue = new ArrayBlockingQueue<>(options.queueCapacity());
+    this.accounts = new LruMap<>(Integer.MAX_VALUE);
+    this.settled = new LruMap<>(options.maxRememberedOutcomes());
+    this.outcomes = new LruMap<>(options.maxRememberedOutcomes());
+    this.writer = Thread.ofPlatform().name("ledger-writer").daemon(true).unstarted(this::run);
+    writer.start();
+  }
+
+  // ---------------------------------------------------------------- API
+
+  /** Credits topped-up credit (no expiry; {@code expiresAt} must be null) or a grant expiring at {@code expiresAt}. */
+  public CompletableFuture<CreditResult> credit(
+      String entryId, String accountId, CreditKind kind, long amountNanos, @Nullable Instant expiresAt) {
+    checkId(entryId, "entryId");
+    checkId(accountId, "accountId");
+    checkPositive(amountNanos, "amountNanos");
+    Objects.requireNonNull(kind, "kind");
+    if ((kind == CreditKind.GRANTED) != (expiresAt != null)) {
+      throw new IllegalArgumentException("a grant needs an expiry and only a grant has one: " + kind + ", " + expiresAt);
+    }
+    if (expiresAt != null && !expiresAt.isAfter(clock.instant())) {
+      throw new IllegalArgumentException("grant " + entryId + " expires at " + expiresAt + ", which has passed");
+    }
+    long expiresAtMillis = expiresAt == null ? Long.MAX_VALUE : expiresAt.toEpochMilli();
+    return submit(new Credit(entryId, accountId, kind, amountNanos, expiresAtMillis));
+  }
+
+  /** Holds {@code amountNanos} for {@code ttl}, or answers INSUFFICIENT with what is available. */
+  public CompletableFuture<ReserveResult> reserve(String reservationId, String accountId, long amountNanos, Duration ttl) {
+    checkId(reservationId, "reservationId");
+    checkId(accountId, "accountId");
+    checkPositive(amountNanos, "amountNanos");
+    checkPositive(ttl.toMillis(), "ttl in milliseconds");
+    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis()));
+  }
+
+  /**
+   * Grows a pending hold by {@code additionalNanos} and moves its expiry to at least now +
+   * {@code newTtl} (never earlier), if the account can cover it; {@code extensionId} identifies
+   * this extension for replays.
+   */
+  public CompletableFuture<ExtendResult> extend(String extensionId, String reservationId, long additionalNanos, Duration newTtl) {
+    checkId(extensionId, "extensionId");
+    checkId(reservationId, "reservationId");
+    checkPositive(additionalNanos, "additionalNanos");
+    checkPositive(newTtl.toMillis(), "newTtl in milliseconds");
+    return submit(new Extend(extensionId, reservationId, additionalNanos, newTtl.toMillis()));
+  }
+
+  /** Posts the actual cost (at most the hold) and releases the rest; exactly once per reservation. */
+  public CompletableFuture<SettleResult> post(String reservationId, long actualNanos) {
+    checkId(reservationId, "reservationId");
+    if (actualNanos < 0) {
+      throw new IllegalArgumentException("actualNanos must not be negative: " + actualNanos);
+    }
+    return submit(new Post(reservationId, actualNanos));
+  }
+
+  /** Releases the whole hold (the request failed before any token was delivered). */
+  public CompletableFuture<SettleResult> voidReservation(String reservationId) {
+    checkId(reservationId, "reservationId");
+    return submit(new Post(reservationId, -1));
+  }
+
+  /** Sets the account's credit limit (the overdraft allowed); lowering it below what pending holds need is refused. */
+  public CompletableFuture<CreditLimitResult> setCreditLimit(String changeId, String accountId, long creditLimitNanos) {
+    checkId(changeId, "changeId");
+    checkId(accountId, "accountId");
+    if (creditLimitNanos < 0) {
+      throw new IllegalArgumentException("creditLimitNanos must not be negative: " + creditLimitNanos);
+    }
+    return submit(new Limit(changeId, accountId, creditLimitNanos));
+  }
+
+  /**
+   * Expires the pending holds due at {@code now} and lapses the grants expired by then, on every
+   * account in the store (up to {@code maxBatch} accounts per call; call until it answers 0).
+   * Answers how many holds and grants it ended.
+   */
+  public CompletableFuture<Integer> expireDue(Instant now) {
+    return submit(new Expire(now.toEpochMilli()));
+  }
+
+  /** The committed balance, read from the store (see the class note). */
+  public Balance balance(String accountId) {
+    checkId(accountId, "accountId");
+    LedgerStore.AccountRow row = store.load(List.of(accountId)).get(accountId);
+    return row == null ? new Balance(accountId, 0, 0, 0, 0) : AccountState.of(row).balance(clock.millis());
+  }
+
+  /** Stops taking commands, finishes those queued, and stops the writer. */
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      writer.join(TimeUnit.SECONDS.toMillis(30));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Counters since start, for metrics and benchmarks. */
+  public record Stats(long batches, long commands, long retries, long writeNanos) {}
+
+  public Stats stats() {
+    return new Stats(batchesCommitted.sum(), commandsCommitted.sum(), retries.sum(), writeNanos.sum());
+  }
+
+  /** Commands waiting for the writer; for metrics. */
+  public int queued() {
+    return queue.size();
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private abstract static sealed class Command<R> permits Credit, Reserve, Extend, Post, Limit, Expire {
+    final CompletableFuture<R> future = new CompletableFuture<>();
+    @Nullable R result;
+  }
+
+  private static final class Credit extends Command<CreditResult> {
+    final String entryId, accountId;
+    final CreditKind kind;
+    final long amountNanos, expiresAtMillis;
+
+    Credit(String entryId, String accountId, CreditKind kind, long amountNanos, long expiresAtMillis) {
+      this.entryId = entryId;
+      this.accountId = accountId;
+      this.kind = kind;
+      this.amountNanos = amountNanos;
+      this.expiresAtMillis = expiresAtMillis;
+    }
+  }
+
+  private static final class Reserve extends Command<ReserveResult> {
+    final String reservationId, accountId;
+    final long amountNanos, ttlMillis;
+
+    Reserve(String reservationId, String accountId, long amountNanos, long ttlMillis) {
+      this.reservationId = reservationId;
+      this.accountId = accountId;
+      this.amountNanos = amountNanos;
+      this.ttlMillis = ttlMillis;
+    }
+  }
+
+  private static final class Extend extends Command<ExtendResult> {
+    final String extensionId, reservationId;
+    final long additionalNanos, ttlMillis;
+
+    Extend(String extensionId, String reservationId, long additionalNanos, long ttlMillis) {
+      this.extensionId = extensionId;
+      this.reservationId = reservationId;
+      this.additionalNanos = additionalNanos;
+      this.ttlMillis = ttlMillis;
+    }
+  }
+
+  /** A post, or a void when {@code actualNanos} is -1. */
+  private static final class Post extends Command<SettleResult> {
+    final String reservationId;
+    final long actualNanos;
+
+    Post(String reservationId, long actualNanos) {
+      this.reservationId = reservationId;
+      this.actualNanos = actualNanos;
+    }
+  }
+
+  private static final class Limit extends Command<CreditLimitResult> {
+    final String changeId, accountId;
+    final long creditLimitNanos;
+
+    Limit(String changeId, String accountId, long creditLimitNanos) {
+      this.changeId = changeId;
+      this.accountId = accountId;
+      this.creditLimitNanos = creditLimitNanos;
+    }
+  }
+
+  private static final class Expire extends Command<Integer> {
+    final long nowMillis;
+
+    Expire(long nowMillis) {
+      this.nowMillis = nowMillis;
+    }
+  }
+
+  private <R> CompletableFuture<R> submit(Command<R> command) {
+    if (closed) {
+      throw new IllegalStateException("ledger is closed");
+    }
+    if (!queue.offer(command)) {
+      throw new LedgerOverloadedException(
+          "ledger queue full: " + queue.size() + " commands waiting (limit " + options.queueCapacity() + "); retry later");
+    }
+    return command.future;
+  }
+
+  // ---------------------------------------------------------------- writer thread
+
+  private void run() {
+    List<Command<?>> batch = new ArrayList<>(options.maxBatch());
+    while (true) {
+      try {
+        Command<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first != null) {
+          batch.add(first);
+          queue.drainTo(batch, options.maxBatch() - 1);
+          process(batch);
+          batch.clear();
+        } else if (closed) {
+          return;
+        }
+      } catch (InterruptedException e) {
+        // Nobody interrupts the writer but the JVM; closing is by the flag, after the queue drains.
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException | Error e) {
+        // process() completes every future itself; reaching here is a bug, so fail the batch loudly.
+        log.error("ledger writer failed on a batch of {}", batch.size(), e);
+        for (Command<?> c : batch) {
+          c.future.completeExceptionally(e);
+        }
+        batch.clear();
+      }
+    }
+  }
+
+  /** The reservations and ids looked up in the store for one attempt at a batch. */
+  private static final class Lookups {
+    final Map<String, LedgerStore.ReservationRow> reservations = new HashMap<>();
+    final Set<String> missingReservations = new HashSet<>();
+    final Map<String, LedgerStore.EntryRow> entries = new HashMap<>();
+    final Map<Expire, List<String>> dueAccounts = new HashMap<>();
+  }
+
+  private void process(List<Command<?>> batch) {
+    RuntimeException failure = null;
+    for (int attempt = 0; attempt < options.maxAttempts(); attempt++) {
+      boolean careful = attempt > 0;
+      if (careful) {
+        retries.increment();
+      }
+      Changes changes = new Changes();
+      long nowMillis = clock.millis();
+      try {
+        Lookups lookups = resolve(batch, careful);
+        for (Command<?> c : batch) {
+          apply(c, lookups, nowMillis, changes);
+        }
+        if (!changes.isEmpty()) {
+          long writeStart = System.nanoTime();
+          store.write(changes.toBatch(nowMillis));
+          writeNanos.add(System.nanoTime() - writeStart);
+        }
+        committed(changes);
+        batchesCommitted.increment();
+        commandsCommitted.add(batch.size());
+        for (Command<?> c : batch) {
+          complete(c);
+        }
+        return;
+      } catch (LedgerConflictException e) {
+        failure = e;
+        undo(changes);
+        forget(e.accountIds());
+        backOff(attempt);
+      } catch (RuntimeException e) {
+        failure = e;
+        undo(changes);
+        if (careful) {
+          break; // it failed with every id looked up: not a replay, so the store is failing.
+        }
+      }
+    }
+    LedgerUnavailableException unavailable =
+        new LedgerUnavailableException("ledger batch of " + batch.size() + " commands not committed: " + failure.getMessage(), failure);
+    for (Command<?> c : batch) {
+      c.future.completeExceptionally(unavailable);
+    }
+  }
+
+  /**
+   * Waits a random 0 to 2^attempt milliseconds after a conflict, so that two nodes fighting over a
+   * hot account stop colliding in lockstep. Blocking the writer is intended: nothing else can use
+   * it until this batch is through.
+   */
+  private static void backOff(int attempt) {
+    try {
+      Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << Math.min(attempt + 1, 8)));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <R> void complete(Command<R> c) {
+    c.future.complete(c.result);
+  }
+
+  /** Looks up, in as few queries as possible, what the batch needs and the cache lacks. */
+  private Lookups resolve(List<Command<?>> batch, boolean careful) {
+    Lookups lookups = new Lookups();
+    Set<String> reservationIds = new HashSet<>();
+    Set<String> entryIds = new HashSet<>();
+    Set<String> accountIds = new HashSet<>();
+    for (Command<?> c : batch) {
+      switch (c) {
+        case Credit cr -> {
+          accountIds.add(cr.accountId);
+          if (careful && !outcomes.containsKey("c:" + cr.entryId)) {
+            entryIds.add("c:" + cr.entryId);
+          }
+        }
+        case Limit l -> {
+          accountIds.add(l.accountId);
+          if (careful && !outcomes.containsKey("k:" + l.changeId)) {
+            entryIds.add("k:" + l.changeId);
+          }
+        }
+        case Reserve r -> {
+          accountIds.add(r.accountId);
+          if (careful && unknownReservation(r.reservationId)) {
+            reservationIds.add(r.reservationId);
+          }
+        }
+        case Extend x -> {
+          if (unknownReservation(x.reservationId)) {
+            reservationIds.add(x.reservationId);
+          }
+          if (careful && !outcomes.containsKey("x:" + x.extensionId)) {
+            entryIds.add("x:" + x.extensionId);
+          }
+        }
+        case Post p -> {
+          if (unknownReservation(p.reservationId)) {
+            reservationIds.add(p.reservationId);
+          }
+        }
+        case Expire e -> {
+          List<String> due = store.accountsWithDue(e.nowMillis, options.maxBatch());
+          lookups.dueAccounts.put(e, due);
+          accountIds.addAll(due);
+        }
+      }
+    }
+    if (!reservationIds.isEmpty()) {
+      lookups.reservations.putAll(store.findReservations(reservationIds));
+      for (String id : reservationIds) {
+        LedgerStore.ReservationRow row = lookups.reservations.get(id);
+        if (row == null) {
+          lookups.missingReservations.add(id);
+        } else if (row.state() == ReservationState.PENDING) {
+          // Pending in the store but not in our cache: another node made it, so our copy of its
+          // account (if any) is stale.
+          forget(Set.of(row.accountId()));
+          accountIds.add(row.accountId());
+        } else {
+          settled.put(id, Reservation.of(row));
+        }
+      }
+    }
+    if (!entryIds.isEmpty()) {
+      lookups.entries.putAll(store.findEntries(entryIds));
+    }
+    List<String> toLoad = new ArrayList<>();
+    for (String id : accountIds) {
+      if (!accounts.containsKey(id)) {
+        toLoad.add(id);
+      }
+    }
+    if (!toLoad.isEmpty()) {
+      Map<String, LedgerStore.AccountRow> rows = store.load(toLoad);
+      for (String id : toLoad) {
+        LedgerStore.AccountRow row = rows.get(id);
+        AccountState state = row == null ? new AccountState(id) : AccountState.of(row);
+        accounts.put(id, state);
+        for (String reservationId : state.pending.keySet()) {
+          pendingIndex.put(reservationId, state);
+        }
+      }
+    }
+    return lookups;
+  }
+
+  private boolean unknownReservation(String id) {
+    return !pendingIndex.containsKey(id) && !settled.containsKey(id);
+  }
+
+  private AccountState account(String accountId) {
+    AccountState state = accounts.get(accountId);
+    if (state == null) {
+      throw new IllegalStateException("account " + accountId + " was not loaded for its batch");
+    }
+    return state;
+  }
+
+  private void apply(Command<?> command, Lookups lookups, long nowMillis, Changes changes) {
+    switch (command) {
+      case Credit c -> c.result = credit(c, lookups, nowMillis, changes);
+      case Limit l -> l.result = limit(l, lookups, nowMillis, changes);
+      case Reserve r -> r.result = reserve(r, lookups, nowMillis, changes);
+      case Extend x -> x.result = extend(x, lookups, nowMillis, changes);
+      case Post p -> p.result = post(p, lookups, nowMillis, changes);
+      case Expire e -> {
+        int count = 0;
+        for (String id : lookups.dueAccounts.getOrDefault(e, List.of())) {
+          count += account(id).expireOverdue(e.nowMillis, changes);
+        }
+        e.result = count;
+      }
+    }
+  }
+
+  private CreditResult credit(Credit c, Lookups lookups, long nowMillis, Changes changes) {
+    String key = "c:" + c.entryId;
+    Object known = outcomes.get(key);
+    if (known instanceof CreditResult result) {
+      return result;
+    }
+    LedgerStore.EntryRow stored = lookups.entries.get(key);
+    if (stored != null) {
+      Instant expiresAt = stored.expiresAtMillis() == null ? null : Instant.ofEpochMilli(stored.expiresAtMillis());
+      CreditKind kind = stored.kind() == EntryKind.GRANT ? CreditKind.GRANTED : CreditKind.TOPPED_UP;
+      return remember(key, new CreditResult(c.entryId, stored.accountId(), kind, stored.amountNanos(), expiresAt));
+    }
+    AccountState account = account(c.accountId);
+    // A grant that expired while queued is still credited (the caller was told it would be) and
+    // lapses at the account's next touch, leaving both facts in the journal.
+    account.expireOverdue(nowMillis, changes);
+    return remember(key, account.credit(c.entryId, c.kind, c.amountNanos, c.expiresAtMillis, nowMillis, changes));
+  }
+
+  private CreditLimitResult limit(Limit l, Lookups lookups, long nowMillis, Changes changes) {
+    String key = "k:" + l.changeId;
+    Object known = outcomes.get(key);
+    if (known instanceof CreditLimitResult result) {
+      return result;
+    }
+    LedgerStore.EntryRow stored = lookups.entries.get(key);
+    if (stored != null) {
+      return remember(key, new CreditLimitResult(CreditLimitResult.Status.APPLIED, stored.accountId(), stored.amountNanos()));
+    }
+    AccountState account = account(l.accountId);
+    account.expireOverdue(nowMillis, changes);
+    CreditLimitResult result = account.setCreditLimit(l.changeId, l.creditLimitNanos, nowMillis, changes);
+    return result.status() == CreditLimitResult.Status.APPLIED ? remember(key, result) : result;
+  }
+
+  private ReserveResult reserve(Reserve r, Lookups lookups, long nowMillis, Changes changes) {
+    Reservation known = findReservation(r.reservationId, lookups, changes);
+    if (known != null) {
+      return known.reserveResult();
+    }
+    LedgerStore.ReservationRow stored = lookups.reservations.get(r.reservationId);
+    if (stored != null) {
+      return Reservation.of(stored).reserveResult();
+    }
+    AccountState account = account(r.accountId);
+    account.expireOverdue(nowMillis, changes);
+    return account.reserve(r.reservationId, r.amountNanos, Math.addExact(nowMillis, r.ttlMillis), nowMillis, changes, pendingIndex);
+  }
+
+  private ExtendResult extend(Extend x, Lookups lookups, long nowMillis, Changes changes) {
+    String key = "x:" + x.extensionId;
+    Object knownOutcome = outcomes.get(key);
+    if (knownOutcome instanceof ExtendResult result) {
+      return result;
+    }
+    Reservation r = findReservation(x.reservationId, lookups, changes);
+    if (r == null) {
+      return new ExtendResult(ExtendResult.Status.NOT_FOUND, x.reservationId, 0, 0, null, null);
+    }
+    if (lookups.entries.containsKey(key)) {
+      return remember(key, new ExtendResult(ExtendResult.Status.EXTENDED, r.id, r.holdNanos, 0, Instant.ofEpochMilli(r.expiresAtMillis), r.state));
+    }
+    if (r.state == ReservationState.PENDING) {
+      account(r.accountId).expireOverdue(nowMillis, changes);
+    }
+    if (r.state != ReservationState.PENDING) {
+      return new ExtendResult(ExtendResult.Status.NOT_PENDING, r.id, r.holdNanos, 0, Instant.ofEpochMilli(r.expiresAtMillis), r.state);
+    }
+    ExtendResult result = account(r.accountId).extend(r, x.extensionId, x.additionalNanos, Math.addExact(nowMillis, x.ttlMillis), nowMillis, changes);
+    return result.status() == ExtendResult.Status.EXTENDED ? remember(key, result) : result;
+  }
+
+  private SettleResult post(Post p, Lookups lookups, long nowMillis, Changes changes) {
+    Reservation r = findReservation(p.reservationId, lookups, changes);
+    if (r == null) {
+      return new SettleResult(SettleResult.Status.NOT_FOUND, p.reservationId, 0, 0);
+    }
+    if (r.state == ReservationState.PENDING) {
+      account(r.accountId).expireOverdue(nowMillis, changes);
+    }
+    if (r.state != ReservationState.PENDING) {
+      return r.settleResult();
+    }
+    AccountState account = account(r.accountId);
+    return p.actualNanos < 0 ? account.voidReservation(r, nowMillis, changes) : account.post(r, p.actualNanos, nowMillis, changes);
+  }
+
+  /** The reservation as this batch sees it (pending or settled), or null when the store has none. */
+  private @Nullable Reservation findReservation(String id, Lookups lookups, Changes changes) {
+    AccountState owner = pendingIndex.get(id);
+    if (owner != null) {
+      Reservation r = owner.pending.get(id);
+      if (r != null) {
+        return r;
+      }
+    }
+    Reservation settledNow = changes.settled.get(id);
+    if (settledNow != null) {
+      return settledNow;
+    }
+    Reservation settledBefore = settled.get(id);
+    if (settledBefore != null) {
+      return settledBefore;
+    }
+    LedgerStore.ReservationRow stored = lookups.reservations.get(id);
+    if (stored != null && stored.state() != ReservationState.PENDING) {
+      return Reservation.of(stored);
+    }
+    // A pending reservation from the store is in its freshly loaded account, hence in pendingIndex;
+    // anything else was never reserved (or not yet, when a later command of this batch reserves it).
+    return null;
+  }
+
+  private <T> T remember(String key, T outcome) {
+    outcomes.put(key, outcome);
+    return outcome;
+  }
+
+  /** The batch is durable: the cache now equals the store for every account it touched. */
+  private void committed(Changes changes) {
+    for (AccountState a : changes.touched.values()) {
+      a.storedVersion = a.version;
+    }
+    for (Reservation r : changes.settled.values()) {
+      pendingIndex.remove(r.id);
+      settled.put(r.id, r);
+    }
+    accounts.trimTo(options.maxCachedAccounts(), this::dropPendingOf);
+  }
+
+  /** Forgets what a failed attempt did in memory: its accounts reload from the store. */
+  private void undo(Changes changes) {
+    for (String id : changes.settled.keySet()) {
+      pendingIndex.remove(id);
+    }
+    forget(changes.touched.keySet());
+  }
+
+  /** Drops accounts from the cache; they are reloaded from the store when next needed. */
+  private void forget(Set<String> accountIds) {
+    for (String id : accountIds) {
+      AccountState state = accounts.remove(id);
+      if (state != null) {
+        dropPendingOf(state);
+      }
+    }
+    // Outcomes remembered during a failed attempt may not be durable: forget those too. They are
+    // few (only successful credits, limits and extensions), so clearing is simpler than tracking.
+    outcomes.clear();
+  }
+
+  private void dropPendingOf(AccountState state) {
+    for (String id : state.pending.keySet()) {
+      pendingIndex.remove(id, state);
+    }
+  }
+
+  private static void checkId(String id, String name) {
+    if (id == null || id.isBlank() || id.length() > MAX_ID_LENGTH) {
+      throw new IllegalArgumentException(name + " must be 1 to " + MAX_ID_LENGTH + " characters: " + id);
+    }
+  }
+
+  private static void checkPositive(long value, String name) {
+    if (value <= 0) {
+      throw new IllegalArgumentException(name + " must be positive: " + value);
+    }
+  }
+
+  /** An access-ordered map that keeps at most {@code limit} entries. */
+  static final class LruMap<K, V> extends LinkedHashMap<K, V> {
+    private final int limit;
+
+    LruMap(int limit) {
+      super(1024, 0.75f, true);
+      this.limit = limit;
+    }
+
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
+      return size() > limit;
+    }
+
+    void trimTo(int max, java.util.function.Consumer<V> onEvict) {
+      var it = entrySet().iterator();
+      while (size() > max && it.hasNext()) {
+        V v = it.next().getValue();
+        it.remove();
+        onEvict.accept(v);
+      }
+    }
+  }
+}

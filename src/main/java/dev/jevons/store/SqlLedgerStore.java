@@ -1,0 +1,399 @@
+package dev.jevons.store;
+
+import dev.jevons.billing.EntryKind;
+import dev.jevons.billing.LedgerConflictException;
+import dev.jevons.billing.LedgerStore;
+import dev.jevons.billing.ReservationState;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.function.Function;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * {@link LedgerStore} on the V3 ledger tables, in SQL that runs on SQLite and PostgreSQL alike.
+ * Reads are auto-committed (on SQLite they never take the write lock); {@link #write} is one
+ * transaction of batched statements. Lookups by many ids go in chunks of {@value #IN_CHUNK} per
+ * statement, well under SQLite's 32,766 parameter limit.
+ */
+public final class SqlLedgerStore implements LedgerStore {
+  static final int IN_CHUNK = 500;
+  static final int ROWS_PER_STATEMENT = 200;
+
+  private static final String RESERVATION_COLUMNS =
+      "id, account_id, state, original_hold, hold, posted, original_expires_at, expires_at, created_at, updated_at";
+  private static final String ENTRY_COLUMNS =
+      "id, account_id, account_version, kind, amount, reservation_id, grant_id, expires_at, created_at";
+
+  private final Database database;
+  private final DataSource dataSource;
+
+  public SqlLedgerStore(Database database) {
+    this.database = database;
+    this.dataSource = database.dataSource();
+  }
+
+  @Override
+  public Map<String, AccountRow> load(Collection<String> accountIds) {
+    Map<String, long[]> accounts = new HashMap<>();
+    Map<String, List<GrantRow>> grants = new HashMap<>();
+    Map<String, List<ReservationRow>> pending = new HashMap<>();
+    try (Connection c = dataSource.getConnection()) {
+      // Read all three tables in one snapshot: without it a concurrent batch could show an account
+      // row of one version beside reservations of another. (PostgreSQL: REPEATABLE READ; SQLite:
+      // a read transaction in WAL mode is a snapshot and takes no write lock.)
+      boolean sqlite = database.dialect() == Dialect.SQLITE;
+      if (!sqlite) {
+        c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        c.setAutoCommit(false);
+      } else {
+        c.setAutoCommit(true);
+        try (var s = c.createStatement()) {
+          s.execute("BEGIN DEFERRED");
+        }
+      }
+      try {
+        for (List<String> chunk : chunks(accountIds)) {
+          String in = placeholders(chunk.size());
+          try (PreparedStatement ps = c.prepareStatement(
+              "SELECT account_id, version, topped_up, credit_limit FROM ledger_accounts WHERE account_id IN (" + in + ")")) {
+            bind(ps, chunk);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                accounts.put(rs.getString(1), new long[] {rs.getLong(2), rs.getLong(3), rs.getLong(4)});
+              }
+            }
+          }
+          try (PreparedStatement ps = c.prepareStatement(
+              "SELECT id, account_id, amount, remaining, expires_at, created_at FROM ledger_grants"
+                  + " WHERE remaining > 0 AND account_id IN (" + in + ")")) {
+            bind(ps, chunk);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                GrantRow g = new GrantRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), rs.getLong(6));
+                grants.computeIfAbsent(g.accountId(), k -> new ArrayList<>()).add(g);
+              }
+            }
+          }
+          try (PreparedStatement ps = c.prepareStatement(
+              "SELECT " + RESERVATION_COLUMNS + " FROM ledger_reservations WHERE state = 'pending' AND account_id IN (" + in + ")")) {
+            bind(ps, chunk);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                ReservationRow r = reservation(rs);
+                pending.computeIfAbsent(r.accountId(), k -> new ArrayList<>()).add(r);
+              }
+            }
+          }
+        }
+      } finally {
+        if (sqlite) {
+          try (var s = c.createStatement()) {
+            s.execute("COMMIT");
+          }
+        } else {
+          c.commit();
+        }
+      }
+    } catch (SQLException e) {
+      throw failure("load ledger accounts", e);
+    }
+    Map<String, AccountRow> rows = new HashMap<>();
+    accounts.forEach((id, v) -> rows.put(id, new AccountRow(
+        id, v[0], v[1], v[2], grants.getOrDefault(id, List.of()), pending.getOrDefault(id, List.of()))));
+    return rows;
+  }
+
+  @Override
+  public Map<String, ReservationRow> findReservations(Collection<String> reservationIds) {
+    return findByIds("SELECT " + RESERVATION_COLUMNS + " FROM ledger_reservations WHERE id IN ", reservationIds,
+        SqlLedgerStore::reservation, ReservationRow::id, "find reservations");
+  }
+
+  @Override
+  public Map<String, EntryRow> findEntries(Collection<String> entryIds) {
+    return findByIds("SELECT " + ENTRY_COLUMNS + " FROM ledger_entries WHERE id IN ", entryIds,
+        SqlLedgerStore::entry, EntryRow::id, "find ledger entries");
+  }
+
+  @Override
+  public List<String> accountsWithDue(long nowMillis, int limit) {
+    String sql = "SELECT account_id FROM ledger_reservations WHERE state = 'pending' AND expires_at <= ?"
+        + " UNION SELECT account_id FROM ledger_grants WHERE remaining > 0 AND expires_at <= ? LIMIT ?";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setLong(1, nowMillis);
+      ps.setLong(2, nowMillis);
+      ps.setInt(3, limit);
+      List<String> ids = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          ids.add(rs.getString(1));
+        }
+      }
+      return ids;
+    } catch (SQLException e) {
+      throw failure("find due reservations and grants", e);
+    }
+  }
+
+  @Override
+  public void write(Batch batch) {
+    database.inTransaction("write a ledger batch", c -> {
+      writeAccounts(c, batch.accounts());
+      insertRows(c, "ledger_grants (id, account_id, amount, remaining, expires_at, created_at)", 6, batch.newGrants(), (ps, i, g) -> {
+        ps.setString(i, g.id());
+        ps.setString(i + 1, g.accountId());
+        ps.setLong(i + 2, g.amountNanos());
+        ps.setLong(i + 3, g.remainingNanos());
+        ps.setLong(i + 4, g.expiresAtMillis());
+        ps.setLong(i + 5, g.createdAtMillis());
+      });
+      updateRows(c, "ledger_grants", "remaining = v.column2", "ledger_grants.id = v.column1", "TEXT,BIGINT", batch.changedGrants(), (ps, i, g) -> {
+        ps.setString(i, g.id());
+        ps.setLong(i + 1, g.remainingNanos());
+      });
+      insertRows(c, "ledger_reservations (" + RESERVATION_COLUMNS + ")", 10, batch.newReservations(), (ps, i, r) -> {
+        ps.setString(i, r.id());
+        ps.setString(i + 1, r.accountId());
+        ps.setString(i + 2, stateCode(r.state()));
+        ps.setLong(i + 3, r.originalHoldNanos());
+        ps.setLong(i + 4, r.holdNanos());
+        ps.setLong(i + 5, r.postedNanos());
+        ps.setLong(i + 6, r.originalExpiresAtMillis());
+        ps.setLong(i + 7, r.expiresAtMillis());
+        ps.setLong(i + 8, r.createdAtMillis());
+        ps.setLong(i + 9, r.updatedAtMillis());
+      });
+      updateRows(c, "ledger_reservations",
+          "state = v.column2, hold = v.column3, posted = v.column4, expires_at = v.column5, updated_at = v.column6",
+          "ledger_reservations.id = v.column1", "TEXT,TEXT,BIGINT,BIGINT,BIGINT,BIGINT", batch.changedReservations(), (ps, i, r) -> {
+            ps.setString(i, r.id());
+            ps.setString(i + 1, stateCode(r.state()));
+            ps.setLong(i + 2, r.holdNanos());
+            ps.setLong(i + 3, r.postedNanos());
+            ps.setLong(i + 4, r.expiresAtMillis());
+            ps.setLong(i + 5, r.updatedAtMillis());
+          });
+      insertRows(c, "ledger_entries (" + ENTRY_COLUMNS + ")", 9, batch.entries(), (ps, i, e) -> {
+        ps.setString(i, e.id());
+        ps.setString(i + 1, e.accountId());
+        ps.setLong(i + 2, e.accountVersion());
+        ps.setString(i + 3, e.kind().name().toLowerCase(Locale.ROOT));
+        ps.setLong(i + 4, e.amountNanos());
+        setNullableString(ps, i + 5, e.reservationId());
+        setNullableString(ps, i + 6, e.grantId());
+        if (e.expiresAtMillis() == null) {
+          ps.setNull(i + 7, Types.BIGINT);
+        } else {
+          ps.setLong(i + 7, e.expiresAtMillis());
+        }
+        ps.setLong(i + 8, e.createdAtMillis());
+      });
+      return null;
+    });
+  }
+
+  /**
+   * Inserts new accounts and updates the others where their version is still the expected one.
+   * Any row not written means another writer got there first: the exception rolls the transaction
+   * back. On PostgreSQL the rows are first locked in account id order (the batch comes sorted), so
+   * two nodes' batches cannot deadlock; SQLite's transaction already holds the database's write lock.
+   */
+  private void writeAccounts(Connection c, List<AccountWrite> accounts) throws SQLException {
+    List<AccountWrite> inserts = new ArrayList<>();
+    List<AccountWrite> updates = new ArrayList<>();
+    for (AccountWrite a : accounts) {
+      (a.expectedVersion() == 0 ? inserts : updates).add(a);
+    }
+    int inserted = insertRows(c, "ledger_accounts (account_id, topped_up, credit_limit, version, created_at, updated_at)", 6, inserts,
+        " ON CONFLICT (account_id) DO NOTHING", (ps, i, a) -> {
+          ps.setString(i, a.accountId());
+          ps.setLong(i + 1, a.toppedUpNanos());
+          ps.setLong(i + 2, a.creditLimitNanos());
+          ps.setLong(i + 3, a.newVersion());
+          ps.setLong(i + 4, a.atMillis());
+          ps.setLong(i + 5, a.atMillis());
+        });
+    if (inserted != inserts.size()) {
+      throw new LedgerConflictException(ids(inserts));
+    }
+    if (updates.isEmpty()) {
+      return;
+    }
+    if (database.dialect() == Dialect.POSTGRESQL) {
+      for (List<AccountWrite> chunk : chunks(updates, ROWS_PER_STATEMENT)) {
+        try (PreparedStatement ps = c.prepareStatement(
+            "SELECT account_id FROM ledger_accounts WHERE account_id IN (" + placeholders(chunk.size()) + ") ORDER BY account_id FOR UPDATE")) {
+          bind(ps, chunk.stream().map(AccountWrite::accountId).toList());
+          ps.executeQuery().close();
+        }
+      }
+    }
+    int updated = updateRows(c, "ledger_accounts",
+        "topped_up = v.column2, credit_limit = v.column3, version = v.column4, updated_at = v.column5",
+        "ledger_accounts.account_id = v.column1 AND ledger_accounts.version = v.column6", "TEXT,BIGINT,BIGINT,BIGINT,BIGINT,BIGINT",
+        updates, (ps, i, a) -> {
+          ps.setString(i, a.accountId());
+          ps.setLong(i + 1, a.toppedUpNanos());
+          ps.setLong(i + 2, a.creditLimitNanos());
+          ps.setLong(i + 3, a.newVersion());
+          ps.setLong(i + 4, a.atMillis());
+          ps.setLong(i + 5, a.expectedVersion());
+        });
+    if (updated != updates.size()) {
+      // Which ones is not worth a query: the ledger forgets all of them and applies the batch again.
+      throw new LedgerConflictException(ids(updates));
+    }
+  }
+
+  private static TreeSet<String> ids(List<AccountWrite> writes) {
+    TreeSet<String> ids = new TreeSet<>();
+    writes.forEach(w -> ids.add(w.accountId()));
+    return ids;
+  }
+
+  @FunctionalInterface
+  private interface RowBinder<T> {
+    /** Binds {@code row}'s values from parameter index {@code first} on. */
+    void bind(PreparedStatement ps, int first, T row) throws SQLException;
+  }
+
+  private static <T> int insertRows(Connection c, String tableAndColumns, int width, List<T> rows, RowBinder<T> binder) throws SQLException {
+    return insertRows(c, tableAndColumns, width, rows, "", binder);
+  }
+
+  /**
+   * Multi-row INSERTs of up to {@value #ROWS_PER_STATEMENT} rows each: one statement execution per
+   * chunk instead of one per row, which is most of the cost of a batch on both databases.
+   */
+  private static <T> int insertRows(Connection c, String tableAndColumns, int width, List<T> rows, String suffix, RowBinder<T> binder)
+      throws SQLException {
+    int written = 0;
+    String row = "(" + placeholders(width) + ")";
+    for (List<T> chunk : chunks(rows, ROWS_PER_STATEMENT)) {
+      String sql = "INSERT INTO " + tableAndColumns + " VALUES " + (row + ",").repeat(chunk.size() - 1) + row + suffix;
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int r = 0; r < chunk.size(); r++) {
+          binder.bind(ps, 1 + r * width, chunk.get(r));
+        }
+        written += ps.executeUpdate();
+      }
+    }
+    return written;
+  }
+
+  /**
+   * Multi-row UPDATEs: {@code UPDATE t SET ... FROM (VALUES ...) AS v WHERE ...}, which both
+   * databases accept (SQLite since 3.33); the VALUES columns are column1, column2, ... on both.
+   * Parameters are cast to {@code types} so PostgreSQL need not guess them.
+   */
+  private static <T> int updateRows(
+      Connection c, String table, String set, String where, String types, List<T> rows, RowBinder<T> binder) throws SQLException {
+    String[] typeList = types.split(",");
+    StringBuilder row = new StringBuilder("(");
+    for (int i = 0; i < typeList.length; i++) {
+      row.append(i == 0 ? "" : ", ").append("CAST(? AS ").append(typeList[i]).append(')');
+    }
+    row.append(')');
+    int written = 0;
+    for (List<T> chunk : chunks(rows, ROWS_PER_STATEMENT)) {
+      String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + (row + ",").repeat(chunk.size() - 1) + row + ") AS v WHERE " + where;
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int r = 0; r < chunk.size(); r++) {
+          binder.bind(ps, 1 + r * typeList.length, chunk.get(r));
+        }
+        written += ps.executeUpdate();
+      }
+    }
+    return written;
+  }
+
+  private <T> Map<String, T> findByIds(
+      String sqlPrefix, Collection<String> ids, RowReader<T> reader, Function<T, String> idOf, String what) {
+    Map<String, T> found = new HashMap<>();
+    try (Connection c = dataSource.getConnection()) {
+      for (List<String> chunk : chunks(ids)) {
+        try (PreparedStatement ps = c.prepareStatement(sqlPrefix + "(" + placeholders(chunk.size()) + ")")) {
+          bind(ps, chunk);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              T row = reader.read(rs);
+              found.put(idOf.apply(row), row);
+            }
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw failure(what, e);
+    }
+    return found;
+  }
+
+  @FunctionalInterface
+  private interface RowReader<T> {
+    T read(ResultSet rs) throws SQLException;
+  }
+
+  private static ReservationRow reservation(ResultSet rs) throws SQLException {
+    return new ReservationRow(
+        rs.getString(1), rs.getString(2), ReservationState.valueOf(rs.getString(3).toUpperCase(Locale.ROOT)),
+        rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getLong(9), rs.getLong(10));
+  }
+
+  private static EntryRow entry(ResultSet rs) throws SQLException {
+    long expiresAt = rs.getLong(8);
+    Long expiresAtMillis = rs.wasNull() ? null : expiresAt;
+    return new EntryRow(
+        rs.getString(1), rs.getString(2), rs.getLong(3), EntryKind.valueOf(rs.getString(4).toUpperCase(Locale.ROOT)),
+        rs.getLong(5), rs.getString(6), rs.getString(7), expiresAtMillis, rs.getLong(9));
+  }
+
+  private static String stateCode(ReservationState state) {
+    return state.name().toLowerCase(Locale.ROOT);
+  }
+
+  private static void setNullableString(PreparedStatement ps, int index, @Nullable String value) throws SQLException {
+    if (value == null) {
+      ps.setNull(index, Types.VARCHAR);
+    } else {
+      ps.setString(index, value);
+    }
+  }
+
+  private static List<List<String>> chunks(Collection<String> ids) {
+    return chunks(new ArrayList<>(ids), IN_CHUNK);
+  }
+
+  private static <T> List<List<T>> chunks(List<T> all, int size) {
+    List<List<T>> chunks = new ArrayList<>();
+    for (int i = 0; i < all.size(); i += size) {
+      chunks.add(all.subList(i, Math.min(all.size(), i + size)));
+    }
+    return chunks;
+  }
+
+  private static String placeholders(int n) {
+    return "?,".repeat(n - 1) + "?";
+  }
+
+  private static void bind(PreparedStatement ps, List<String> values) throws SQLException {
+    for (int i = 0; i < values.size(); i++) {
+      ps.setString(i + 1, values.get(i));
+    }
+  }
+
+  private static StoreException failure(String what, SQLException e) {
+    return new StoreException("cannot " + what + ": " + e.getMessage(), e);
+  }
+}
