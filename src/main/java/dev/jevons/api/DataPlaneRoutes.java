@@ -86,7 +86,7 @@ final class DataPlaneRoutes {
     return 200;
   }
 
-  private Principal authenticate(ServerRequest req, RequestRecord rec) {
+  Principal authenticate(ServerRequest req, RequestRecord rec) {
     String secret = bearer(req.headers().first(HeaderNames.AUTHORIZATION));
     if (secret == null) {
       throw new GatewayException(

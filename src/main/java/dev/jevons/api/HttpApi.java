@@ -3,6 +3,7 @@ package dev.jevons.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.accounts.Accounts;
 import dev.jevons.accounts.AdminToken;
+import dev.jevons.billing.Ledger;
 import dev.jevons.billing.PriceBook;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
@@ -57,6 +58,7 @@ public final class HttpApi {
   private final LongSupplier nanoTime;
   private final DataPlaneRoutes dataPlane;
   private final AdminRoutes admin;
+  private final BillingRoutes billing;
   private final AdminPriceRoutes adminPrices;
   private final Readiness readiness;
   private final ReadDeadlines deadlines;
@@ -68,6 +70,7 @@ public final class HttpApi {
       Accounts accounts,
       AdminToken adminToken,
       PriceBook prices,
+      Ledger ledger,
       GatewayMetrics metrics,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
@@ -85,6 +88,7 @@ public final class HttpApi {
     this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes(), deadlines);
     this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes(), deadlines);
     this.adminPrices = new AdminPriceRoutes(prices, admin, json);
+    this.billing = new BillingRoutes(ledger, accounts, dataPlane, admin, json);
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -134,6 +138,9 @@ public final class HttpApi {
         .post("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::createKey))
         .get("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::listKeys))
         .delete("/admin/v1/keys/{id}", (req, res) -> serve("admin", req, res, admin::revokeKey))
+        .get("/user/balance", (req, res) -> serve("balance", req, res, billing::userBalance))
+        .get("/admin/v1/accounts/{id}/balance", (req, res) -> serve("admin", req, res, billing::adminBalance))
+        .post("/admin/v1/accounts/{id}/credits", (req, res) -> serve("admin", req, res, billing::credit))
         .get("/admin/v1/prices", (req, res) -> serve("admin", req, res, adminPrices::list))
         .get("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::get))
         .put("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::put))
@@ -258,6 +265,7 @@ public final class HttpApi {
         || path.equals("/v1/models")
         || path.startsWith("/admin/v1/accounts")
         || path.startsWith("/admin/v1/keys/")
+        || path.equals("/user/balance")
         || path.startsWith("/admin/v1/prices");
   }
 

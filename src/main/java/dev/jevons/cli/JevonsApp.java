@@ -5,7 +5,10 @@ import dev.jevons.accounts.Accounts;
 import dev.jevons.accounts.AdminToken;
 import dev.jevons.api.HttpApi;
 import dev.jevons.billing.DefaultPrices;
+import dev.jevons.billing.Ledger;
 import dev.jevons.billing.PriceBook;
+import dev.jevons.gateway.Biller;
+import dev.jevons.store.SqlLedgerStore;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayMetrics;
@@ -67,6 +70,7 @@ public final class JevonsApp implements AutoCloseable {
   private final boolean adminTokenGenerated;
   private final Accounts accounts;
   private final PriceBook prices;
+  private final Ledger ledger;
   private final UpstreamPool pool;
   private final Admission admission;
   private final @Nullable SimFleet fleet;
@@ -90,6 +94,10 @@ public final class JevonsApp implements AutoCloseable {
       toClose.add(priceRefresh::shutdownNow);
       priceRefresh.scheduleWithFixedDelay(
           this::refreshPrices, PRICE_REFRESH.toMillis(), PRICE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
+      this.ledger = new Ledger(new SqlLedgerStore(db), clock);
+      toClose.add(ledger);
+      // Holds of requests whose process died expire here, on any node (and this node's own at start).
+      priceRefresh.scheduleWithFixedDelay(this::expireHolds, 1, 5, TimeUnit.SECONDS);
 
       String configured = config.adminToken();
       if (configured != null) {
@@ -162,12 +170,13 @@ public final class JevonsApp implements AutoCloseable {
       ScheduledFuture<?> ticker = scheduler.scheduleAtFixedRate(admission::tick, 50, 50, TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
       RateLimiter limiter = new LocalRateLimiter(System::nanoTime, 1_000_000, Duration.ofSeconds(1));
-      Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, config, System::nanoTime);
+      Biller biller = new Biller(prices, ledger, config.billing(), clock);
+      Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, biller, config, System::nanoTime);
       metrics.watchQueue(queue);
       metrics.watchRouting(router, scraper);
       HttpApi api =
           new HttpApi(
-              config.server(), gateway, accounts, AdminToken.of(adminToken), prices, metrics, registry, json,
+              config.server(), gateway, accounts, AdminToken.of(adminToken), prices, ledger, metrics, registry, json,
               () -> notReady(db), watchdog, System::nanoTime);
       server = api.start();
       toClose.add(server::stop);
@@ -254,6 +263,20 @@ public final class JevonsApp implements AutoCloseable {
 
   public Admission admission() {
     return admission;
+  }
+
+  public Ledger ledger() {
+    return ledger;
+  }
+
+  private void expireHolds() {
+    try {
+      while (ledger.expireDue(java.time.Instant.now()).get(30, TimeUnit.SECONDS) > 0) {
+        // Each call ends a bounded batch; continue until nothing is due.
+      }
+    } catch (Exception e) {
+      log.warn("expiring overdue ledger holds failed; will retry", e);
+    }
   }
 
   public PriceBook prices() {

@@ -72,6 +72,8 @@ public final class ConfigLoader {
               "rate_limits.key_rpm",
               "rate_limits.key_tpm",
               "rate_limits.key_concurrency",
+              "billing.enabled",
+              "billing.reservation_ttl_ms",
               "sim.replicas",
               "sim.profile",
               "sim.models",
@@ -238,7 +240,7 @@ public final class ConfigLoader {
               integer(root, "scheduler.max_wait_ms", 600_000, 1, 86_400_000),
               integer(root, "scheduler.keepalive_interval_ms", 5_000, 10, 600_000),
               bool(root, "scheduler.deepseek_keepalive", false),
-              integer(root, "scheduler.default_max_output_tokens", 1_024, 1, 1L << 20));
+              integer(root, "scheduler.default_max_output_tokens", 4_096, 1, 1L << 20));
       JevonsConfig.RateLimits limits =
           new JevonsConfig.RateLimits(
               optInteger(root, "rate_limits.account_rpm", 1, 100_000_000),
@@ -247,6 +249,8 @@ public final class ConfigLoader {
               optInteger(root, "rate_limits.key_rpm", 1, 100_000_000),
               optInteger(root, "rate_limits.key_tpm", 1, 100_000_000),
               optInt(root, "rate_limits.key_concurrency", 1, 1_000_000));
+      JevonsConfig.Billing billing =
+          new JevonsConfig.Billing(bool(root, "billing.enabled", true), integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000));
       JevonsConfig.Sim sim =
           new JevonsConfig.Sim(
               (int) integer(root, "sim.replicas", 2, 1, 64),
@@ -257,7 +261,7 @@ public final class ConfigLoader {
       if (adminToken != null && (adminToken.length() < 16 || adminToken.length() > 256 || adminToken.chars().anyMatch(Character::isWhitespace))) {
         problems.add("admin.token: must be 16 to 256 characters without whitespace (got " + adminToken.length() + " characters)");
       }
-      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, sim);
+      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, billing, sim);
     }
 
     private List<JevonsConfig.Upstream> upstreams() {

@@ -21,6 +21,7 @@ public record JevonsConfig(
     List<Upstream> upstreams,
     Scheduler scheduler,
     RateLimits rateLimits,
+    Billing billing,
     Sim sim) {
 
   public JevonsConfig {
@@ -102,6 +103,12 @@ public record JevonsConfig(
       @Nullable Long keyTokensPerMinute,
       @Nullable Integer keyConcurrentRequests) {}
 
+  /**
+   * Prepaid billing. Off, nothing is priced or held (a private deployment); on, every request
+   * holds its maximum cost on the ledger first and pays for what it used.
+   */
+  public record Billing(boolean enabled, long reservationTtlMillis) {}
+
   /** The built-in simulated replicas, started only when no upstream is configured. */
   public record Sim(int replicas, String profile, List<String> models, double timeScale) {
     public Sim {
@@ -163,6 +170,8 @@ public record JevonsConfig(
     out.put("rate_limits.key_rpm", String.valueOf(rateLimits.keyRequestsPerMinute()));
     out.put("rate_limits.key_tpm", String.valueOf(rateLimits.keyTokensPerMinute()));
     out.put("rate_limits.key_concurrency", String.valueOf(rateLimits.keyConcurrentRequests()));
+    out.put("billing.enabled", Boolean.toString(billing.enabled()));
+    out.put("billing.reservation_ttl_ms", Long.toString(billing.reservationTtlMillis()));
     if (usesSimulator()) {
       out.put("sim.replicas", Integer.toString(sim.replicas()));
       out.put("sim.profile", sim.profile());

@@ -29,6 +29,8 @@ public record CompletionRequest(
     boolean includeUsage,
     @Nullable Long maxTokens,
     long promptChars,
+    long promptBytes,
+    int promptParts,
     ObjectNode body) {
 
   static final long MAX_OUTPUT_TOKENS = 1L << 20;
@@ -117,7 +119,72 @@ public record CompletionRequest(
     }
 
     long promptChars = endpoint == Endpoint.CHAT ? checkMessages(body) : checkPrompt(body);
-    return new CompletionRequest(endpoint, model, stream, includeUsage, maxTokens, promptChars, body);
+    long[] bytesAndParts = promptBytes(endpoint, body);
+    return new CompletionRequest(
+        endpoint, model, stream, includeUsage, maxTokens, promptChars, bytesAndParts[0], (int) bytesAndParts[1], body);
+  }
+
+  /**
+   * An upper bound on the prompt's tokens, for the ledger hold: a byte-level BPE token is at least
+   * one UTF-8 byte, so tokens <= bytes; chat templates add a few tokens per message, bounded here
+   * by 16 per part plus 16 (docs/decisions.md).
+   */
+  long promptTokensUpperBound() {
+    return promptBytes + 16L * promptParts + 16;
+  }
+
+  private static long[] promptBytes(Endpoint endpoint, ObjectNode body) {
+    long bytes = 0;
+    int parts = 0;
+    if (endpoint == Endpoint.CHAT) {
+      for (JsonNode m : body.path("messages")) {
+        parts++;
+        JsonNode content = m.get("content");
+        if (content != null && content.isTextual()) {
+          bytes += utf8Length(content.asText());
+        } else if (content != null && content.isArray()) {
+          for (JsonNode part : content) {
+            parts++;
+            // Non-text parts (images, audio) are priced by the upstream in tokens we cannot bound
+            // from here; count their JSON size, which is larger than any encoding of them.
+            bytes += part.has("text") ? utf8Length(part.path("text").asText("")) : part.toString().length();
+          }
+        }
+        // Tool calls and names also reach the template.
+        bytes += m.has("tool_calls") ? m.get("tool_calls").toString().length() : 0;
+      }
+      bytes += body.has("tools") ? body.get("tools").toString().length() : 0;
+    } else {
+      JsonNode p = body.get("prompt");
+      parts = 1;
+      if (p != null && p.isTextual()) {
+        bytes = utf8Length(p.asText());
+      } else if (p != null) {
+        for (JsonNode x : p) {
+          parts++;
+          bytes += x.isTextual() ? utf8Length(x.asText()) : (x.isArray() ? x.size() : 1);
+        }
+      }
+    }
+    return new long[] {bytes, parts};
+  }
+
+  private static long utf8Length(String s) {
+    long n = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        n += 1;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c)) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
   }
 
   /** Block hashes of the prompt as an inference server's prefix cache would see it. */
@@ -149,13 +216,25 @@ public record CompletionRequest(
     return PromptPrefix.ofMessages(messages);
   }
 
-  /** The body the upstream receives: a stream always asks for usage, so Jevons can meter it. */
-  byte[] upstreamBody(ObjectMapper json, byte[] original) {
-    if (!stream || includeUsage) {
+  /**
+   * The body the upstream receives: a stream always asks for usage, so Jevons can meter it, and
+   * with billing on a request without {@code max_tokens} gets the cap its hold covers.
+   */
+  byte[] upstreamBody(ObjectMapper json, byte[] original, @Nullable Long capMaxTokens) {
+    boolean addUsage = stream && !includeUsage;
+    boolean addCap = capMaxTokens != null && maxTokens == null;
+    if (!addUsage && !addCap) {
       return original;
     }
     ObjectNode copy = body.deepCopy();
-    copy.putObject("stream_options").put("include_usage", true);
+    if (addUsage) {
+      copy.putObject("stream_options").put("include_usage", true);
+    }
+    if (addCap) {
+      // The ledger holds funds for at most this many output tokens; the upstream must stop there.
+      // max_tokens rather than max_completion_tokens: every OpenAI-compatible server knows it.
+      copy.put("max_tokens", capMaxTokens);
+    }
     try {
       return json.writeValueAsBytes(copy);
     } catch (JsonProcessingException e) {

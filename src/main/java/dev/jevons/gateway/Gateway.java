@@ -71,6 +71,7 @@ public final class Gateway {
   private final JevonsConfig.Scheduler scheduling;
   private final Admission admission;
   private final RateLimiter limiter;
+  private final Biller biller;
   private final Limits accountLimits;
   private final Limits keyLimits;
   private final LongSupplier nanoTime;
@@ -85,6 +86,7 @@ public final class Gateway {
       GatewayMetrics metrics,
       Admission admission,
       RateLimiter limiter,
+      Biller biller,
       JevonsConfig config,
       LongSupplier nanoTime) {
     this.pool = pool;
@@ -96,6 +98,7 @@ public final class Gateway {
     this.scheduling = config.scheduler();
     this.admission = admission;
     this.limiter = limiter;
+    this.biller = biller;
     JevonsConfig.RateLimits l = config.rateLimits();
     this.accountLimits = new Limits(l.accountRequestsPerMinute(), l.accountTokensPerMinute(), l.accountConcurrentRequests());
     this.keyLimits = new Limits(l.keyRequestsPerMinute(), l.keyTokensPerMinute(), l.keyConcurrentRequests());
@@ -145,6 +148,17 @@ public final class Gateway {
           null);
     }
     long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
+    Charge charge = biller.open(req, maxOutput, principal.account().id(), rec.requestId());
+    try {
+      limitAndServe(req, principal, raw, maxOutput, charge, channel, rec);
+    } finally {
+      charge.releaseIfUnsettled();
+      rec.cost(charge.costNanos());
+    }
+  }
+
+  private void limitAndServe(
+      CompletionRequest req, Principal principal, byte[] raw, long maxOutput, Charge charge, ClientChannel channel, RequestRecord rec) {
     long estimatedTokens = TokenEstimator.ofChars(req.promptChars()) + maxOutput;
     RateLimiter.Decision decision =
         limiter.tryAcquire(new LimitKeys(principal.account().id(), principal.key().id()), accountLimits, keyLimits, estimatedTokens);
@@ -155,10 +169,10 @@ public final class Gateway {
           ErrorKind.RATE_LIMIT_EXCEEDED, rejected.message(), null, Duration.ofSeconds(rejected.retryAfterSeconds()));
     }
     RateLimiter.Permit permit = ((RateLimiter.Admitted) decision).permit();
-    byte[] upstreamBody = req.upstreamBody(json, raw);
+    byte[] upstreamBody = req.upstreamBody(json, raw, biller.enabled() ? maxOutput : null);
     ClientResponse out = new ClientResponse(channel, req.stream(), scheduling.deepseekKeepalive());
     try {
-      admitAndRelay(req, principal, maxOutput, upstreamBody, out, rec);
+      admitAndRelay(req, principal, maxOutput, upstreamBody, charge, out, rec);
     } catch (GatewayException e) {
       if (!out.committed()) {
         throw e;
@@ -174,7 +188,7 @@ public final class Gateway {
 
   /** Waits in the fair queue for a replica, then relays; always gives the capacity back. */
   private void admitAndRelay(
-      CompletionRequest req, Principal principal, long maxOutput, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
+      CompletionRequest req, Principal principal, long maxOutput, byte[] upstreamBody, Charge charge, ClientResponse out, RequestRecord rec) {
     // FIFO (for comparison, and for operators who want it) is fair queueing with one shared account.
     String fairShareAccount = "fifo".equals(scheduling.policy()) ? "*" : principal.account().id();
     TicketSpec spec =
@@ -201,7 +215,7 @@ public final class Gateway {
     try {
       Replica first = awaitDispatch(ticket, out, rec);
       if (first != null) {
-        relayWithRetries(req, first, upstreamBody, out, rec);
+        relayWithRetries(req, first, upstreamBody, charge, out, rec);
       }
     } finally {
       if (ticket.state() == Ticket.State.DISPATCHED) {
@@ -258,7 +272,8 @@ public final class Gateway {
    * Relays on the dispatched replica; before the client has received any byte, a failure moves
    * the request to another replica with room (at most {@code max_attempts} in all).
    */
-  private void relayWithRetries(CompletionRequest req, Replica first, byte[] upstreamBody, ClientResponse out, RequestRecord rec) {
+  private void relayWithRetries(
+      CompletionRequest req, Replica first, byte[] upstreamBody, Charge charge, ClientResponse out, RequestRecord rec) {
     Set<Replica> tried = new HashSet<>();
     UpstreamException last = null;
     Replica replica = first;
@@ -268,9 +283,9 @@ public final class Gateway {
       rec.upstream(replica.name());
       try {
         if (req.stream()) {
-          relayStream(req, replica, upstreamBody, out, rec);
+          relayStream(req, replica, upstreamBody, charge, out, rec);
         } else {
-          relayJson(req, replica, upstreamBody, out, rec);
+          relayJson(req, replica, upstreamBody, charge, out, rec);
         }
         return;
       } catch (UpstreamException e) {
@@ -315,7 +330,7 @@ public final class Gateway {
     };
   }
 
-  private void relayJson(CompletionRequest req, Replica replica, byte[] body, ClientResponse out, RequestRecord rec)
+  private void relayJson(CompletionRequest req, Replica replica, byte[] body, Charge charge, ClientResponse out, RequestRecord rec)
       throws UpstreamException {
     byte[] answer;
     ObjectNode node;
@@ -354,6 +369,8 @@ public final class Gateway {
     }
     rec.usage(usage);
     rec.firstToken(nanoTime.getAsLong());
+    // The charge is durable before the answer's last byte leaves.
+    charge.settle(usage);
     try {
       out.sendJson(200, answer);
     } catch (IOException | UncheckedIOException e) {
@@ -361,7 +378,8 @@ public final class Gateway {
     }
   }
 
-  private void relayStream(CompletionRequest req, Replica replica, byte[] body, ClientResponse response, RequestRecord rec)
+  private void relayStream(
+      CompletionRequest req, Replica replica, byte[] body, Charge charge, ClientResponse response, RequestRecord rec)
       throws UpstreamException {
     UpstreamClient.Response resp = client.post(replica, req.endpoint().path(), body);
     Watchdog.Watch watch = watchdog.watch(millis(policy.firstByteTimeoutMillis()), resp::close);
@@ -394,7 +412,7 @@ public final class Gateway {
         rec.outcome("client_gone");
         return;
       }
-      relayEvents(req, replica, reader, watch, data, firstNode, state, out, rec);
+      relayEvents(req, replica, reader, watch, data, firstNode, state, charge, out, rec);
     }
   }
 
@@ -407,6 +425,7 @@ public final class Gateway {
       String firstData,
       @Nullable JsonNode firstNode,
       StreamState state,
+      Charge charge,
       OutputStream out,
       RequestRecord rec) {
     String data = firstData;
@@ -463,6 +482,8 @@ public final class Gateway {
         writeEvent(out, errorEvent(failureKind, "The stream was cut short: " + failure + "."));
       }
       rec.usage(state.usage(!done));
+      // The charge is durable before the stream's last byte leaves.
+      charge.settle(rec.usage());
       if (req.includeUsage()) {
         writeEvent(out, state.usageChunk(!done));
       }
@@ -473,6 +494,7 @@ public final class Gateway {
       // try-with-resources) cancels the generation.
       rec.outcome("client_gone");
       rec.usage(state.usage(true));
+      charge.settle(rec.usage());
       log.debug("client went away during a stream from {}", replica.name());
     }
   }

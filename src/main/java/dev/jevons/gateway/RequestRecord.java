@@ -19,6 +19,7 @@ public final class RequestRecord {
   private @Nullable Runnable onFirstToken;
   private int attempts;
   private long queuedNanos;
+  private long costNanos;
   private String outcome = "ok";
 
   public RequestRecord(String requestId, long startNanos) {
@@ -97,6 +98,15 @@ public final class RequestRecord {
   /** Runs once when the first token reaches the client (the server finished the prefill). */
   void onFirstToken(Runnable hook) {
     this.onFirstToken = hook;
+  }
+
+  /** What the request was charged, in nanos of the currency; 0 when free or voided. */
+  public long costNanos() {
+    return costNanos;
+  }
+
+  void cost(long nanos) {
+    this.costNanos = nanos;
   }
 
   /** Time spent waiting in the fair queue for capacity. */

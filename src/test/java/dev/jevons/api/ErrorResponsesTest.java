@@ -1,5 +1,6 @@
 package dev.jevons.api;
 
+import dev.jevons.TestFunds;
 import static dev.jevons.api.ApiClient.assertError;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -51,6 +52,7 @@ class ErrorResponsesTest {
                 .load());
     api = new ApiClient(app.port());
     account = app.accounts().createAccount("errors");
+    TestFunds.fund(app, account.id());
     key = app.accounts().issueKey(account.id(), "main", Set.of(), null).secret();
   }
 

@@ -1,5 +1,6 @@
 package dev.jevons.api;
 
+import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -56,6 +57,7 @@ class ProtocolAbuseTest {
                 .load());
     api = new ApiClient(app.port());
     var account = app.accounts().createAccount("abuse");
+    TestFunds.fund(app, account.id());
     key = app.accounts().issueKey(account.id(), "k", Set.of(), null).secret();
   }
 

@@ -1,5 +1,6 @@
 package dev.jevons.api;
 
+import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -60,7 +61,7 @@ class RequestFuzzTest {
                 .override("server.access_log", "false")
                 .load());
     api = new ApiClient(app.port());
-    key = app.accounts().issueKey(app.accounts().createAccount("fuzz").id(), "k", Set.of(), null).secret();
+    key = app.accounts().issueKey(TestFunds.fund(app, app.accounts().createAccount("fuzz").id()), "k", Set.of(), null).secret();
   }
 
   @AfterContainer

@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -47,6 +48,7 @@ class OpenAiSdkEndToEndTest {
                 .override("sim.profile", "instant")
                 .load());
     Account account = app.accounts().createAccount("sdk-test");
+    TestFunds.fund(app, account.id());
     secret = app.accounts().issueKey(account.id(), "sdk", Set.of(), null).secret();
     client = sdk(secret);
   }
@@ -159,6 +161,7 @@ class OpenAiSdkEndToEndTest {
         .isInstanceOf(NotFoundException.class)
         .hasMessageContaining("does not exist");
     Account a = app.accounts().createAccount("restricted");
+    TestFunds.fund(app, a.id());
     String restricted = app.accounts().issueKey(a.id(), "only-reasoner", Set.of("sim-reasoner"), null).secret();
     OpenAIClient limited = sdk(restricted);
     assertThatThrownBy(() -> limited.chat().completions().create(chat("hi").build()))
@@ -171,6 +174,7 @@ class OpenAiSdkEndToEndTest {
   @Test
   void a_revoked_key_stops_working() {
     Account a = app.accounts().createAccount("revoke-me");
+    TestFunds.fund(app, a.id());
     var issued = app.accounts().issueKey(a.id(), "k", Set.of(), null);
     OpenAIClient c = sdk(issued.secret());
     assertThat(c.models().list().data()).isNotEmpty();

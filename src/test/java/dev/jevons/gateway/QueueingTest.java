@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.accounts.Account;
@@ -61,6 +62,7 @@ class QueueingTest {
 
   String key(String account) {
     Account a = app.accounts().createAccount(account);
+    TestFunds.fund(app, a.id());
     return app.accounts().issueKey(a.id(), "k", Set.of(), null).secret();
   }
 

@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.accounts.Account;
@@ -41,6 +42,7 @@ class RateLimitHttpTest {
 
   static String key() {
     Account a = app.accounts().createAccount("limited");
+    TestFunds.fund(app, a.id());
     return app.accounts().issueKey(a.id(), "k", Set.of(), null).secret();
   }
 

@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.accounts.Account;
@@ -76,6 +77,7 @@ class UpstreamFailureTest {
     JevonsApp app = JevonsApp.start(loader.load());
     resources.add(app);
     Account a = app.accounts().createAccount("failures");
+    TestFunds.fund(app, a.id());
     return new Running(app, app.accounts().issueKey(a.id(), "k", Set.of(), null).secret());
   }
 

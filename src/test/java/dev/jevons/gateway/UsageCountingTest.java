@@ -73,6 +73,8 @@ class UsageCountingTest {
             new ConfigLoader()
                 .override("server.port", 0)
                 .override("data_dir", data.toString())
+                // The model "plain" has no price; counting is what is under test here.
+                .override("billing.enabled", false)
                 .upstreamUrls(List.of("http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1"))
                 .load());
     Account a = app.accounts().createAccount("counting");

@@ -1,0 +1,97 @@
+package dev.jevons.gateway;
+
+import dev.jevons.billing.Ledger;
+import dev.jevons.billing.Money;
+import dev.jevons.billing.Quote;
+import dev.jevons.billing.SettleResult;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The money side of one request: a hold placed on the ledger before any upstream work, settled
+ * exactly once when the request ends. Settling waits for the ledger's durable commit, so a
+ * completed response's charge is on disk before its last byte is written. A charge that was never
+ * settled (the request failed before any token) is voided; one whose process died expires on the
+ * ledger. {@link #NONE} stands for billing switched off.
+ */
+final class Charge {
+  private static final Logger log = LoggerFactory.getLogger(Charge.class);
+  private static final long SETTLE_TIMEOUT_SECONDS = 30;
+
+  static final Charge NONE = new Charge(null, null, "", 0);
+
+  private final @Nullable Ledger ledger;
+  private final @Nullable Quote quote;
+  private final String reservationId;
+  private final long heldNanos;
+  private boolean settled;
+  private long costNanos;
+
+  Charge(@Nullable Ledger ledger, @Nullable Quote quote, String reservationId, long heldNanos) {
+    this.ledger = ledger;
+    this.quote = quote;
+    this.reservationId = reservationId;
+    this.heldNanos = heldNanos;
+  }
+
+  @Nullable Quote quote() {
+    return quote;
+  }
+
+  long costNanos() {
+    return costNanos;
+  }
+
+  boolean settled() {
+    return settled;
+  }
+
+  /**
+   * Posts the cost of {@code usage} (cached prompt tokens at the hit price) and releases the rest
+   * of the hold; a request that delivered nothing is voided instead. Idempotent.
+   */
+  void settle(Usage usage) {
+    if (ledger == null || quote == null || settled) {
+      return;
+    }
+    settled = true;
+    if (usage.completionTokens() == 0 && usage.counted()) {
+      await(ledger.voidReservation(reservationId));
+      return;
+    }
+    long cost = quote.cost(usage.cachedPromptTokens(), usage.missPromptTokens(), usage.completionTokens()).nanos();
+    if (cost > heldNanos) {
+      // The upstream produced more than the hold allowed for (it ignored max_tokens, or reported
+      // more prompt tokens than the prompt's byte length); the hold is the most we may take.
+      log.warn("request {} cost {} exceeds its hold {}; charging the hold", reservationId, Money.ofNanos(cost), Money.ofNanos(heldNanos));
+      cost = heldNanos;
+    }
+    SettleResult r = await(ledger.post(reservationId, cost));
+    costNanos = r == null ? 0 : r.postedNanos();
+  }
+
+  /** Voids the hold if nothing settled it: the request failed before any token was delivered. */
+  void releaseIfUnsettled() {
+    if (ledger != null && !settled) {
+      settled = true;
+      await(ledger.voidReservation(reservationId));
+    }
+  }
+
+  private static <T> @Nullable T await(java.util.concurrent.CompletableFuture<T> f) {
+    try {
+      return f.get(SETTLE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (java.util.concurrent.ExecutionException | CompletionException | TimeoutException e) {
+      // The hold stays and expires on the ledger: never charged twice, never lost silently.
+      log.error("settling a ledger hold failed; it will expire", e);
+      return null;
+    }
+  }
+}
