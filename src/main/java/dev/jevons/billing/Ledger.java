@@ -14,8 +14,10 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -408,7 +410,7 @@ public final class Ledger implements AutoCloseable {
    */
   private static void backOff(int attempt) {
     try {
-      Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << Math.min(attempt + 1, 8)));
+      Thread.sleep(ThreadLocalRandom.current().nextLong(1L << Math.min(attempt + 1, 8)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -716,7 +718,7 @@ public final class Ledger implements AutoCloseable {
       return size() > limit;
     }
 
-    void trimTo(int max, java.util.function.Consumer<V> onEvict) {
+    void trimTo(int max, Consumer<V> onEvict) {
       var it = entrySet().iterator();
       while (size() > max && it.hasNext()) {
         V v = it.next().getValue();

@@ -7,7 +7,6 @@ import dev.jevons.billing.ReserveResult;
 import dev.jevons.billing.SettleResult;
 import dev.jevons.store.Database;
 import dev.jevons.store.SqlLedgerStore;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +23,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
@@ -72,7 +72,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
   @Option(names = "--dir", description = "Directory for the SQLite files. Default: a temporary directory.")
   @Nullable Path dir;
 
-  record Result(String database, String scenario, long pairs, double seconds, long batches) {
+  record Result(String database, String scenario, long pairs, double seconds) {
     double pairsPerSecond() {
       return pairs / seconds;
     }
@@ -140,7 +140,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
         // Time-ordered ids (as UUIDv7 or ULIDs would be): each batch appends to the right edge of
         // the id indexes. Random ids would dirty one index page per row and multiply the bytes
         // every commit writes.
-        java.util.concurrent.atomic.AtomicLong ids = new java.util.concurrent.atomic.AtomicLong();
+        AtomicLong ids = new AtomicLong();
         AtomicBoolean measuring = new AtomicBoolean();
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> threads = new ArrayList<>();
@@ -187,7 +187,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
           throw new IllegalStateException(failures.sum() + " reserve/post calls did not succeed");
         }
         checkBooks(ledger, accountCount, creditEach, out, database + " " + scenario);
-        return new Result(database, scenario, measured, elapsed, 0);
+        return new Result(database, scenario, measured, elapsed);
       } finally {
         ledger.close();
       }
@@ -227,7 +227,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
   }
 
   /** Lets tests and the integrator run it before it is registered under {@code jevons bench}. */
-  public static void main(String[] args) throws IOException {
+  public static void main(String[] args) {
     System.exit(new picocli.CommandLine(new BenchLedgerCommand()).execute(args));
   }
 }

@@ -298,7 +298,7 @@ public final class SqlLedgerStore implements LedgerStore {
    * databases accept (SQLite since 3.33); the VALUES columns are column1, column2, ... on both.
    * Parameters are cast to {@code types} so PostgreSQL need not guess them.
    */
-  private static <T> int updateRows(
+  private <T> int updateRows(
       Connection c, String table, String set, String where, String types, List<T> rows, RowBinder<T> binder) throws SQLException {
     String[] typeList = types.split(",");
     StringBuilder row = new StringBuilder("(");
@@ -307,6 +307,22 @@ public final class SqlLedgerStore implements LedgerStore {
     }
     row.append(')');
     int written = 0;
+    if (database.dialect() == Dialect.POSTGRESQL && !rows.isEmpty()) {
+      // One row per statement, pipelined as a JDBC batch: PostgreSQL then always finds each row by
+      // its key, where a join with a many-row VALUES list may be planned as a scan of a table whose
+      // statistics lag behind its growth.
+      String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + row + ") AS v WHERE " + where;
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (T r : rows) {
+          binder.bind(ps, 1, r);
+          ps.addBatch();
+        }
+        for (int count : ps.executeBatch()) {
+          written += count;
+        }
+      }
+      return written;
+    }
     for (List<T> chunk : chunks(rows, ROWS_PER_STATEMENT)) {
       String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + (row + ",").repeat(chunk.size() - 1) + row + ") AS v WHERE " + where;
       try (PreparedStatement ps = c.prepareStatement(sql)) {
