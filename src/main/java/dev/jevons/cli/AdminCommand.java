@@ -30,7 +30,7 @@ import picocli.CommandLine.ParentCommand;
     name = "admin",
     mixinStandardHelpOptions = true,
     description = "Manage accounts, API keys and prices of a running Jevons through its admin API.",
-    subcommands = {AdminCommand.Accounts.class, AdminCommand.Keys.class, AdminCommand.Prices.class})
+    subcommands = {AdminCommand.Accounts.class, AdminCommand.Keys.class, AdminCommand.Credits.class, AdminCommand.Prices.class})
 public final class AdminCommand implements Runnable {
   @Option(names = "--url", defaultValue = "${env:JEVONS_URL:-http://127.0.0.1:8080}", description = "Jevons base URL (default $JEVONS_URL or ${DEFAULT-VALUE}).")
   String url = "http://127.0.0.1:8080";
@@ -269,6 +269,48 @@ public final class AdminCommand implements Runnable {
           body.put("effective_from", effectiveFrom);
         }
         return parent.admin.call("PUT", "/admin/v1/prices/" + model, body);
+      }
+    }
+  }
+
+  @Command(name = "credits", mixinStandardHelpOptions = true, description = "Credit accounts and show balances.",
+      subcommands = {Credits.Add.class, Credits.Balance.class})
+  static final class Credits implements Runnable {
+    @ParentCommand AdminCommand admin;
+
+    @Override
+    public void run() {
+      admin.out.println("Use: add or balance. See 'jevons admin credits --help'.");
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true,
+        description = "Credit an account once per idempotency key (topped-up by default; --granted with --expires-at for a grant).")
+    static final class Add implements Callable<Integer> {
+      @ParentCommand Credits parent;
+      @Parameters(index = "0", paramLabel = "ACCOUNT_ID") String accountId;
+      @Parameters(index = "1", paramLabel = "AMOUNT", description = "Decimal amount in USD, e.g. 10.00.") String amount;
+      @Option(names = "--idempotency-key", required = true, description = "Unique per credit; repeating it credits once.") String key;
+      @Option(names = "--granted", description = "A granted (expiring, spent first) credit instead of a top-up.") boolean granted;
+      @Option(names = "--expires-at", description = "Expiry of a grant, ISO-8601.") @Nullable String expiresAt;
+
+      @Override
+      public Integer call() {
+        ObjectNode body = object().put("amount", amount).put("kind", granted ? "granted" : "topped_up").put("idempotency_key", key);
+        if (expiresAt != null) {
+          body.put("expires_at", expiresAt);
+        }
+        return parent.admin.call("POST", "/admin/v1/accounts/" + accountId + "/credits", body);
+      }
+    }
+
+    @Command(name = "balance", mixinStandardHelpOptions = true, description = "Show an account's balance.")
+    static final class Balance implements Callable<Integer> {
+      @ParentCommand Credits parent;
+      @Parameters(paramLabel = "ACCOUNT_ID") String accountId;
+
+      @Override
+      public Integer call() {
+        return parent.admin.call("GET", "/admin/v1/accounts/" + accountId + "/balance", null);
       }
     }
   }

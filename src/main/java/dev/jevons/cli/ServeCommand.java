@@ -122,6 +122,7 @@ public final class ServeCommand implements Callable<Integer> {
     b.append("\n\nTry it:\n");
     b.append("  export JEVONS_ADMIN_TOKEN=").append(app.adminToken()).append("\n");
     b.append("  ACCOUNT=$(curl -s ").append(url).append("/admin/v1/accounts -H \"Authorization: Bearer $JEVONS_ADMIN_TOKEN\" -d '{\"name\":\"demo\"}' | sed 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/')\n");
+    b.append("  curl -s ").append(url).append("/admin/v1/accounts/$ACCOUNT/credits -H \"Authorization: Bearer $JEVONS_ADMIN_TOKEN\" -d '{\"amount\":\"5.00\",\"idempotency_key\":\"first-top-up\"}'\n");
     b.append("  KEY=$(curl -s ").append(url).append("/admin/v1/accounts/$ACCOUNT/keys -H \"Authorization: Bearer $JEVONS_ADMIN_TOKEN\" -d '{\"name\":\"laptop\"}' | sed 's/.*\"key\":\"\\([^\"]*\\)\".*/\\1/')\n");
     b.append("  curl ").append(url).append("/v1/chat/completions -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n");
     b.append("    -d '{\"model\":\"").append(model).append("\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n");

@@ -265,6 +265,7 @@ class ErrorResponsesTest {
   @Test
   void rejects_a_key_of_a_suspended_account() {
     Account suspended = app.accounts().createAccount("suspended");
+    TestFunds.fund(app, suspended.id());
     String secret = app.accounts().issueKey(suspended.id(), "k", Set.of(), null).secret();
     assertThat(api.post(CHAT, secret, VALID_CHAT).statusCode()).isEqualTo(200);
     app.accounts().setStatus(suspended.id(), AccountStatus.SUSPENDED);
