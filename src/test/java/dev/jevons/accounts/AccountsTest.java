@@ -1,5 +1,6 @@
 package dev.jevons.accounts;
 
+import dev.jevons.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,6 @@
 package dev.jevons.store;
 
+import dev.jevons.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.billing.CreditKind;
