@@ -11,6 +11,9 @@ import dev.jevons.billing.CreditKind;
 import dev.jevons.billing.CreditResult;
 import dev.jevons.billing.Ledger;
 import dev.jevons.billing.Money;
+import dev.jevons.billing.UsageLog;
+import dev.jevons.billing.UsageRecord;
+import java.util.List;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.GatewayException;
 import dev.jevons.gateway.RequestRecord;
@@ -36,8 +39,11 @@ final class BillingRoutes {
   private final AdminRoutes admin;
   private final ObjectMapper json;
 
-  BillingRoutes(Ledger ledger, Accounts accounts, DataPlaneRoutes dataPlane, AdminRoutes admin, ObjectMapper json) {
+  private final UsageLog usage;
+
+  BillingRoutes(Ledger ledger, UsageLog usage, Accounts accounts, DataPlaneRoutes dataPlane, AdminRoutes admin, ObjectMapper json) {
     this.ledger = ledger;
+    this.usage = usage;
     this.accounts = accounts;
     this.dataPlane = dataPlane;
     this.admin = admin;
@@ -138,6 +144,101 @@ final class BillingRoutes {
     }
     out.set("balance", balanceJson(ledger.balance(id)));
     return send(res, 201, out);
+  }
+
+  private static final int MAX_USAGE_ROWS = 10_000;
+
+  /** {@code GET /v1/usage?from=&to=}: the caller's account's records, JSON or CSV. */
+  int customerUsage(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    Principal p = dataPlane.authenticate(req, rec);
+    return usage(p.account().id(), req, res);
+  }
+
+  /** {@code GET /admin/v1/accounts/{id}/usage?from=&to=}: the same for any account. */
+  int adminUsage(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    admin.authorize(req);
+    String id = req.path().pathParameters().get("id");
+    accounts.account(id).orElseThrow(() -> new NoSuchAccountException(id));
+    return usage(id, req, res);
+  }
+
+  private int usage(String accountId, ServerRequest req, ServerResponse res) {
+    Instant to = instantParam(req, "to", Instant.now());
+    Instant from = instantParam(req, "from", to.minus(Duration.ofDays(30)));
+    if (!from.isBefore(to)) {
+      throw GatewayException.invalid("from", "'from' must be before 'to'.");
+    }
+    List<UsageRecord> rows = usage.between(accountId, from.toEpochMilli(), to.toEpochMilli(), MAX_USAGE_ROWS + 1);
+    boolean more = rows.size() > MAX_USAGE_ROWS;
+    List<UsageRecord> page = more ? rows.subList(0, MAX_USAGE_ROWS) : rows;
+    String accept = req.headers().first(HeaderNames.ACCEPT).orElse("");
+    if (accept.contains("text/csv")) {
+      StringBuilder csv = new StringBuilder(
+          "id,created_at,model,key_id,price_version,prompt_cache_hit_tokens,prompt_cache_miss_tokens,completion_tokens,cost,currency,outcome,duration_ms,ttft_ms\n");
+      for (UsageRecord u : page) {
+        csv.append(u.id()).append(',').append(Instant.ofEpochMilli(u.createdAtMillis())).append(',').append(csvField(u.model()))
+            .append(',').append(u.keyId()).append(',').append(u.priceVersionId() == null ? "" : csvField(u.priceVersionId()))
+            .append(',').append(u.promptCacheHitTokens()).append(',').append(u.promptCacheMissTokens()).append(',')
+            .append(u.completionTokens()).append(',').append(Money.ofNanos(u.costNanos())).append(',').append(Money.CURRENCY)
+            .append(',').append(u.outcome()).append(',').append(u.durationMillis()).append(',').append(u.timeToFirstTokenMillis())
+            .append('\n');
+      }
+      res.status(200);
+      res.header(HeaderNames.CONTENT_TYPE, "text/csv; charset=utf-8");
+      if (more) {
+        res.header("X-Jevons-Truncated", "true");
+      }
+      res.send(csv.toString());
+      return 200;
+    }
+    ObjectNode root = json.createObjectNode();
+    root.put("object", "list");
+    var data = root.putArray("data");
+    for (UsageRecord u : page) {
+      ObjectNode n = data.addObject();
+      n.put("id", u.id());
+      n.put("model", u.model());
+      n.put("key_id", u.keyId());
+      n.put("price_version", u.priceVersionId());
+      n.put("prompt_cache_hit_tokens", u.promptCacheHitTokens());
+      n.put("prompt_cache_miss_tokens", u.promptCacheMissTokens());
+      n.put("completion_tokens", u.completionTokens());
+      n.put("cost", Money.ofNanos(u.costNanos()).toString());
+      n.put("currency", Money.CURRENCY);
+      n.put("outcome", u.outcome());
+      n.put("created_at", Instant.ofEpochMilli(u.createdAtMillis()).toString());
+      n.put("duration_ms", u.durationMillis());
+      n.put("ttft_ms", u.timeToFirstTokenMillis());
+    }
+    root.put("has_more", more);
+    return send(res, 200, root);
+  }
+
+  /** Quotes a CSV field when it holds a comma, a quote or a line break. */
+  private static String csvField(String s) {
+    if (s.indexOf(',') < 0 && s.indexOf('"') < 0 && s.indexOf('\n') < 0 && s.indexOf('\r') < 0) {
+      return s;
+    }
+    return '"' + s.replace("\"", "\"\"") + '"';
+  }
+
+  /** An instant as ISO-8601 ("2026-11-28T00:00:00Z"), a date ("2026-11-28", UTC) or Unix seconds. */
+  private static Instant instantParam(ServerRequest req, String name, Instant dflt) {
+    String v = req.query().first(name).orElse(null);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      if (v.chars().allMatch(Character::isDigit) && v.length() <= 12) {
+        return Instant.ofEpochSecond(Long.parseLong(v));
+      }
+      if (v.length() == 10) {
+        return java.time.LocalDate.parse(v).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
+      }
+      return Instant.parse(v);
+    } catch (RuntimeException e) {
+      throw GatewayException.invalid(name, "'" + name + "' must be an ISO-8601 instant, a date (YYYY-MM-DD, UTC) or Unix seconds; got '" + v + "'.");
+    }
   }
 
   /** DeepSeek's shape, plus {@code reserved_balance} for holds of requests in flight. */

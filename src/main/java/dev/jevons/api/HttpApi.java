@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.accounts.Accounts;
 import dev.jevons.accounts.AdminToken;
 import dev.jevons.billing.Ledger;
+import dev.jevons.billing.UsageLog;
 import dev.jevons.billing.PriceBook;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
@@ -71,6 +72,7 @@ public final class HttpApi {
       AdminToken adminToken,
       PriceBook prices,
       Ledger ledger,
+      UsageLog usageLog,
       GatewayMetrics metrics,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
@@ -88,7 +90,7 @@ public final class HttpApi {
     this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes(), deadlines);
     this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes(), deadlines);
     this.adminPrices = new AdminPriceRoutes(prices, admin, json);
-    this.billing = new BillingRoutes(ledger, accounts, dataPlane, admin, json);
+    this.billing = new BillingRoutes(ledger, usageLog, accounts, dataPlane, admin, json);
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -139,6 +141,8 @@ public final class HttpApi {
         .get("/admin/v1/accounts/{id}/keys", (req, res) -> serve("admin", req, res, admin::listKeys))
         .delete("/admin/v1/keys/{id}", (req, res) -> serve("admin", req, res, admin::revokeKey))
         .get("/user/balance", (req, res) -> serve("balance", req, res, billing::userBalance))
+        .get("/v1/usage", (req, res) -> serve("usage", req, res, billing::customerUsage))
+        .get("/admin/v1/accounts/{id}/usage", (req, res) -> serve("admin", req, res, billing::adminUsage))
         .get("/admin/v1/accounts/{id}/balance", (req, res) -> serve("admin", req, res, billing::adminBalance))
         .post("/admin/v1/accounts/{id}/credits", (req, res) -> serve("admin", req, res, billing::credit))
         .get("/admin/v1/prices", (req, res) -> serve("admin", req, res, adminPrices::list))
@@ -266,6 +270,7 @@ public final class HttpApi {
         || path.startsWith("/admin/v1/accounts")
         || path.startsWith("/admin/v1/keys/")
         || path.equals("/user/balance")
+        || path.equals("/v1/usage")
         || path.startsWith("/admin/v1/prices");
   }
 

@@ -21,6 +21,11 @@ final class Changes {
   private final Map<String, Reservation> changedReservations = new LinkedHashMap<>();
   private final List<LedgerStore.EntryRow> entries = new ArrayList<>();
   final Map<String, Reservation> settled = new LinkedHashMap<>();
+  private final List<UsageRecord> usage = new ArrayList<>();
+
+  void usage(UsageRecord record) {
+    usage.add(record);
+  }
 
   /** Starts an operation on {@code account}: bumps its version, which orders its journal. */
   void begin(AccountState account) {
@@ -82,6 +87,7 @@ final class Changes {
         changedGrants.values().stream().map(Grant::row).toList(),
         newReservations.values().stream().map(Reservation::row).toList(),
         changedReservations.values().stream().map(Reservation::row).toList(),
-        List.copyOf(entries));
+        List.copyOf(entries),
+        List.copyOf(usage));
   }
 }

@@ -171,17 +171,30 @@ public final class Ledger implements AutoCloseable {
 
   /** Posts the actual cost (at most the hold) and releases the rest; exactly once per reservation. */
   public CompletableFuture<SettleResult> post(String reservationId, long actualNanos) {
+    return post(reservationId, actualNanos, null);
+  }
+
+  /**
+   * Posts as {@link #post(String, long)} and, when this call settles the reservation, writes
+   * {@code usage} (with the cost actually posted) in the same transaction.
+   */
+  public CompletableFuture<SettleResult> post(String reservationId, long actualNanos, @Nullable UsageRecord usage) {
     checkId(reservationId, "reservationId");
     if (actualNanos < 0) {
       throw new IllegalArgumentException("actualNanos must not be negative: " + actualNanos);
     }
-    return submit(new Post(reservationId, actualNanos));
+    return submit(new Post(reservationId, actualNanos, usage));
   }
 
   /** Releases the whole hold (the request failed before any token was delivered). */
   public CompletableFuture<SettleResult> voidReservation(String reservationId) {
+    return voidReservation(reservationId, null);
+  }
+
+  /** Voids as {@link #voidReservation(String)}, recording {@code usage} (at cost 0) when it settles it. */
+  public CompletableFuture<SettleResult> voidReservation(String reservationId, @Nullable UsageRecord usage) {
     checkId(reservationId, "reservationId");
-    return submit(new Post(reservationId, -1));
+    return submit(new Post(reservationId, -1, usage));
   }
 
   /** Sets the account's credit limit (the overdraft allowed); lowering it below what pending holds need is refused. */
@@ -282,10 +295,12 @@ public final class Ledger implements AutoCloseable {
   private static final class Post extends Command<SettleResult> {
     final String reservationId;
     final long actualNanos;
+    final @Nullable UsageRecord usage;
 
-    Post(String reservationId, long actualNanos) {
+    Post(String reservationId, long actualNanos, @Nullable UsageRecord usage) {
       this.reservationId = reservationId;
       this.actualNanos = actualNanos;
+      this.usage = usage;
     }
   }
 
@@ -619,7 +634,13 @@ public final class Ledger implements AutoCloseable {
       return r.settleResult();
     }
     AccountState account = account(r.accountId);
-    return p.actualNanos < 0 ? account.voidReservation(r, nowMillis, changes) : account.post(r, p.actualNanos, nowMillis, changes);
+    SettleResult result =
+        p.actualNanos < 0 ? account.voidReservation(r, nowMillis, changes) : account.post(r, p.actualNanos, nowMillis, changes);
+    if (p.usage != null && (result.status() == SettleResult.Status.POSTED || result.status() == SettleResult.Status.VOIDED)) {
+      // Settled by this command, now: its usage record commits with the debit it explains.
+      changes.usage(p.usage.withCost(result.postedNanos()));
+    }
+    return result;
   }
 
   /** The reservation as this batch sees it (pending or settled), or null when the store has none. */

@@ -79,7 +79,8 @@ public interface LedgerStore {
       List<GrantRow> changedGrants,
       List<ReservationRow> newReservations,
       List<ReservationRow> changedReservations,
-      List<EntryRow> entries) {
+      List<EntryRow> entries,
+      List<UsageRecord> usage) {
 
     public boolean isEmpty() {
       return accounts.isEmpty() && entries.isEmpty();

@@ -94,7 +94,8 @@ public final class JevonsApp implements AutoCloseable {
       toClose.add(priceRefresh::shutdownNow);
       priceRefresh.scheduleWithFixedDelay(
           this::refreshPrices, PRICE_REFRESH.toMillis(), PRICE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
-      this.ledger = new Ledger(new SqlLedgerStore(db), clock);
+      SqlLedgerStore ledgerStore = new SqlLedgerStore(db);
+      this.ledger = new Ledger(ledgerStore, clock);
       toClose.add(ledger);
       // Holds of requests whose process died expire here, on any node (and this node's own at start).
       priceRefresh.scheduleWithFixedDelay(this::expireHolds, 1, 5, TimeUnit.SECONDS);
@@ -176,7 +177,7 @@ public final class JevonsApp implements AutoCloseable {
       metrics.watchRouting(router, scraper);
       HttpApi api =
           new HttpApi(
-              config.server(), gateway, accounts, AdminToken.of(adminToken), prices, ledger, metrics, registry, json,
+              config.server(), gateway, accounts, AdminToken.of(adminToken), prices, ledger, ledgerStore, metrics, registry, json,
               () -> notReady(db), watchdog, System::nanoTime);
       server = api.start();
       toClose.add(server::stop);

@@ -38,7 +38,8 @@ public final class Biller {
     return config.enabled() && prices != null && ledger != null;
   }
 
-  Charge open(CompletionRequest req, long maxOutputTokens, String accountId, String requestId) {
+  Charge open(CompletionRequest req, long maxOutputTokens, String accountId, String keyId, RequestRecord rec) {
+    String requestId = rec.requestId();
     if (!enabled()) {
       return Charge.NONE;
     }
@@ -77,7 +78,7 @@ public final class Biller {
           null,
           null);
     }
-    return new Charge(ledger, quote, requestId, r.heldNanos());
+    return new Charge(ledger, quote, requestId, r.heldNanos(), accountId, keyId, rec.startNanos());
   }
 
   private static GatewayException unavailable(String why) {

@@ -4,6 +4,7 @@ import dev.jevons.billing.Ledger;
 import dev.jevons.billing.Money;
 import dev.jevons.billing.Quote;
 import dev.jevons.billing.SettleResult;
+import dev.jevons.billing.UsageRecord;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -22,20 +23,27 @@ final class Charge {
   private static final Logger log = LoggerFactory.getLogger(Charge.class);
   private static final long SETTLE_TIMEOUT_SECONDS = 30;
 
-  static final Charge NONE = new Charge(null, null, "", 0);
+  static final Charge NONE = new Charge(null, null, "", 0, "", "", 0);
 
   private final @Nullable Ledger ledger;
   private final @Nullable Quote quote;
   private final String reservationId;
   private final long heldNanos;
+  private final String accountId;
+  private final String keyId;
+  private final long startNanos;
   private boolean settled;
   private long costNanos;
 
-  Charge(@Nullable Ledger ledger, @Nullable Quote quote, String reservationId, long heldNanos) {
+  Charge(
+      @Nullable Ledger ledger, @Nullable Quote quote, String reservationId, long heldNanos, String accountId, String keyId, long startNanos) {
     this.ledger = ledger;
     this.quote = quote;
     this.reservationId = reservationId;
     this.heldNanos = heldNanos;
+    this.accountId = accountId;
+    this.keyId = keyId;
+    this.startNanos = startNanos;
   }
 
   @Nullable Quote quote() {
@@ -54,13 +62,13 @@ final class Charge {
    * Posts the cost of {@code usage} (cached prompt tokens at the hit price) and releases the rest
    * of the hold; a request that delivered nothing is voided instead. Idempotent.
    */
-  void settle(Usage usage) {
+  void settle(Usage usage, RequestRecord rec) {
     if (ledger == null || quote == null || settled) {
       return;
     }
     settled = true;
     if (usage.completionTokens() == 0 && usage.counted()) {
-      await(ledger.voidReservation(reservationId));
+      await(ledger.voidReservation(reservationId, record(usage, rec, rec.outcome())));
       return;
     }
     long cost = quote.cost(usage.cachedPromptTokens(), usage.missPromptTokens(), usage.completionTokens()).nanos();
@@ -70,16 +78,37 @@ final class Charge {
       log.warn("request {} cost {} exceeds its hold {}; charging the hold", reservationId, Money.ofNanos(cost), Money.ofNanos(heldNanos));
       cost = heldNanos;
     }
-    SettleResult r = await(ledger.post(reservationId, cost));
+    SettleResult r = await(ledger.post(reservationId, cost, record(usage, rec, rec.outcome())));
     costNanos = r == null ? 0 : r.postedNanos();
   }
 
   /** Voids the hold if nothing settled it: the request failed before any token was delivered. */
-  void releaseIfUnsettled() {
-    if (ledger != null && !settled) {
+  void releaseIfUnsettled(RequestRecord rec) {
+    if (ledger != null && quote != null && !settled) {
       settled = true;
-      await(ledger.voidReservation(reservationId));
+      String outcome = rec.outcome().equals("ok") ? "failed" : rec.outcome();
+      await(ledger.voidReservation(reservationId, record(Usage.NONE, rec, outcome)));
     }
+  }
+
+  /** The usage record that commits with the settlement; its cost is filled in by the ledger. */
+  private UsageRecord record(Usage usage, RequestRecord rec, String outcome) {
+    Quote q = quote;
+    long now = System.nanoTime();
+    return new UsageRecord(
+        reservationId,
+        accountId,
+        keyId,
+        q == null ? "" : q.model(),
+        q == null ? null : q.priceVersionId(),
+        usage.cachedPromptTokens(),
+        usage.missPromptTokens(),
+        usage.completionTokens(),
+        0,
+        outcome,
+        q == null ? 0 : q.at().toEpochMilli(),
+        TimeUnit.NANOSECONDS.toMillis(now - startNanos),
+        TimeUnit.NANOSECONDS.toMillis(rec.firstTokenNanos()));
   }
 
   private static <T> @Nullable T await(java.util.concurrent.CompletableFuture<T> f) {

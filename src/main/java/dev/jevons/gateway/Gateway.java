@@ -148,11 +148,11 @@ public final class Gateway {
           null);
     }
     long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
-    Charge charge = biller.open(req, maxOutput, principal.account().id(), rec.requestId());
+    Charge charge = biller.open(req, maxOutput, principal.account().id(), principal.key().id(), rec);
     try {
       limitAndServe(req, principal, raw, maxOutput, charge, channel, rec);
     } finally {
-      charge.releaseIfUnsettled();
+      charge.releaseIfUnsettled(rec);
       rec.cost(charge.costNanos());
     }
   }
@@ -370,7 +370,7 @@ public final class Gateway {
     rec.usage(usage);
     rec.firstToken(nanoTime.getAsLong());
     // The charge is durable before the answer's last byte leaves.
-    charge.settle(usage);
+    charge.settle(usage, rec);
     try {
       out.sendJson(200, answer);
     } catch (IOException | UncheckedIOException e) {
@@ -483,7 +483,7 @@ public final class Gateway {
       }
       rec.usage(state.usage(!done));
       // The charge is durable before the stream's last byte leaves.
-      charge.settle(rec.usage());
+      charge.settle(rec.usage(), rec);
       if (req.includeUsage()) {
         writeEvent(out, state.usageChunk(!done));
       }
@@ -494,7 +494,7 @@ public final class Gateway {
       // try-with-resources) cancels the generation.
       rec.outcome("client_gone");
       rec.usage(state.usage(true));
-      charge.settle(rec.usage());
+      charge.settle(rec.usage(), rec);
       log.debug("client went away during a stream from {}", replica.name());
     }
   }

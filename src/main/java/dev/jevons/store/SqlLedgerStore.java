@@ -3,6 +3,8 @@ package dev.jevons.store;
 import dev.jevons.billing.EntryKind;
 import dev.jevons.billing.LedgerConflictException;
 import dev.jevons.billing.LedgerStore;
+import dev.jevons.billing.UsageLog;
+import dev.jevons.billing.UsageRecord;
 import dev.jevons.billing.ReservationState;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -26,7 +28,10 @@ import org.jspecify.annotations.Nullable;
  * transaction of batched statements. Lookups by many ids go in chunks of {@value #IN_CHUNK} per
  * statement, well under SQLite's 32,766 parameter limit.
  */
-public final class SqlLedgerStore implements LedgerStore {
+public final class SqlLedgerStore implements LedgerStore, UsageLog {
+  private static final String USAGE_COLUMNS =
+      "id, account_id, key_id, model, price_version, prompt_cache_hit_tokens, prompt_cache_miss_tokens, completion_tokens,"
+          + " cost, outcome, created_at, duration_ms, ttft_ms";
   static final int IN_CHUNK = 500;
   static final int ROWS_PER_STATEMENT = 200;
 
@@ -200,8 +205,50 @@ public final class SqlLedgerStore implements LedgerStore {
         }
         ps.setLong(i + 8, e.createdAtMillis());
       });
+      insertRows(c, "usage_records (" + USAGE_COLUMNS + ")", 13, batch.usage(), (ps, i, u) -> {
+        ps.setString(i, u.id());
+        ps.setString(i + 1, u.accountId());
+        ps.setString(i + 2, u.keyId());
+        ps.setString(i + 3, u.model());
+        ps.setString(i + 4, u.priceVersionId());
+        ps.setLong(i + 5, u.promptCacheHitTokens());
+        ps.setLong(i + 6, u.promptCacheMissTokens());
+        ps.setLong(i + 7, u.completionTokens());
+        ps.setLong(i + 8, u.costNanos());
+        ps.setString(i + 9, u.outcome());
+        ps.setLong(i + 10, u.createdAtMillis());
+        ps.setLong(i + 11, u.durationMillis());
+        ps.setLong(i + 12, u.timeToFirstTokenMillis());
+      });
       return null;
     });
+  }
+
+  @Override
+  public List<UsageRecord> between(String accountId, long fromMillis, long toMillis, int limit) {
+    // A plain read, outside a transaction: on SQLite a transaction would take the write lock the
+    // ledger's writer needs.
+    try (Connection c = database.dataSource().getConnection()) {
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT " + USAGE_COLUMNS + " FROM usage_records WHERE account_id = ? AND created_at >= ? AND created_at < ?"
+              + " ORDER BY created_at, id LIMIT ?")) {
+        ps.setString(1, accountId);
+        ps.setLong(2, fromMillis);
+        ps.setLong(3, toMillis);
+        ps.setInt(4, limit);
+        List<UsageRecord> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(new UsageRecord(
+                rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5), rs.getLong(6), rs.getLong(7),
+                rs.getLong(8), rs.getLong(9), rs.getString(10), rs.getLong(11), rs.getLong(12), rs.getLong(13)));
+          }
+        }
+        return out;
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot read usage records of " + accountId + ": " + e.getMessage(), e);
+    }
   }
 
   /**

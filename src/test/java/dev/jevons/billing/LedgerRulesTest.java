@@ -215,7 +215,7 @@ class LedgerRulesTest {
         if (conflicts.getAndDecrement() > 0) {
           // Another node tops the account up first.
           inner.write(new Batch(List.of(new AccountWrite("acct", 0, 1, 5 * USD, 0, 0)), List.of(), List.of(), List.of(), List.of(),
-              List.of(new EntryRow("c:other", "acct", 1, EntryKind.TOP_UP, 5 * USD, null, null, null, 0))));
+              List.of(new EntryRow("c:other", "acct", 1, EntryKind.TOP_UP, 5 * USD, null, null, null, 0)), List.of()));
         }
         inner.write(batch);
       }

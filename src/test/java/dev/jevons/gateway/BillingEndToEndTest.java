@@ -184,4 +184,43 @@ class BillingEndToEndTest {
     assertThat(b.get("granted_balance").asText()).isEqualTo("1.00");
     assertThat(b.get("total_balance").asText()).isEqualTo("3.500000001");
   }
+
+  @Test
+  void usage_records_add_up_exactly_to_the_debits_in_json_and_csv() throws Exception {
+    Customer c = customer("records", "1.00");
+    OpenAIClient client = sdk(c);
+    for (int i = 0; i < 3; i++) {
+      client.chat().completions().create(ChatCompletionCreateParams.builder().model("sim-chat").addUserMessage("record " + i).maxCompletionTokens(4).build());
+    }
+    client.close();
+    HttpResponse<String> res = http.send(
+        HttpRequest.newBuilder(URI.create(app.baseUrl() + "/v1/usage?from=2020-01-01")).header("Authorization", "Bearer " + c.key()).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(res.statusCode()).as(res.body()).isEqualTo(200);
+    JsonNode data = json.readTree(res.body()).get("data");
+    assertThat(data).hasSize(3);
+    long sum = 0;
+    for (JsonNode r : data) {
+      assertThat(r.get("model").asText()).isEqualTo("sim-chat");
+      assertThat(r.get("completion_tokens").asLong()).isEqualTo(4);
+      assertThat(r.get("outcome").asText()).isEqualTo("ok");
+      sum += Money.parse(r.get("cost").asText()).nanos();
+    }
+    long debited = Money.parse("1.00").nanos() - nanos(balance(c), "total_balance");
+    assertThat(sum).isEqualTo(debited).isPositive();
+
+    HttpResponse<String> csv = http.send(
+        HttpRequest.newBuilder(URI.create(app.baseUrl() + "/v1/usage?from=2020-01-01"))
+            .header("Authorization", "Bearer " + c.key()).header("Accept", "text/csv").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(csv.headers().firstValue("Content-Type").orElse("")).startsWith("text/csv");
+    assertThat(csv.body().lines().toList()).hasSize(4).first().asString().startsWith("id,created_at,model");
+    HttpResponse<String> adminView = admin("GET", "/admin/v1/accounts/" + c.accountId() + "/usage?from=2020-01-01", null);
+    assertThat(json.readTree(adminView.body()).get("data")).hasSize(3);
+    HttpResponse<String> bad = http.send(
+        HttpRequest.newBuilder(URI.create(app.baseUrl() + "/v1/usage?from=yesterday")).header("Authorization", "Bearer " + c.key()).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(bad.body()).contains("\"param\":\"from\"");
+  }
 }
