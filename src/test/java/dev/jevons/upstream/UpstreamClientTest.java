@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -13,6 +14,8 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -23,6 +26,9 @@ import org.junit.jupiter.api.Test;
 
 class UpstreamClientTest {
   private final CountDownLatch release = new CountDownLatch(1);
+  private final CountDownLatch clientLeft = new CountDownLatch(1);
+  private final Set<Integer> clientPorts = ConcurrentHashMap.newKeySet();
+  private final Set<String> authorizations = ConcurrentHashMap.newKeySet();
   private HttpServer server;
   private ScheduledExecutorService scheduler;
   private Watchdog watchdog;
@@ -35,6 +41,11 @@ class UpstreamClientTest {
     server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/v1/ok", ex -> {
       ex.getRequestBody().readAllBytes();
+      clientPorts.add(ex.getRemoteAddress().getPort());
+      String auth = ex.getRequestHeaders().getFirst("Authorization");
+      if (auth != null) {
+        authorizations.add(auth);
+      }
       byte[] body = "{\"ok\":true}".getBytes(StandardCharsets.UTF_8);
       ex.getResponseHeaders().add("Content-Type", "application/json");
       ex.sendResponseHeaders(200, body.length);
@@ -44,6 +55,36 @@ class UpstreamClientTest {
     });
     server.createContext("/v1/silent", ex -> {
       ex.getRequestBody().readAllBytes();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      ex.close();
+    });
+    // An endless event stream, as a generation would be; it stops when a write finds the client gone.
+    server.createContext("/v1/stream", ex -> {
+      ex.getRequestBody().readAllBytes();
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      try (OutputStream out = ex.getResponseBody()) {
+        for (int i = 0; i < 3_000; i++) {
+          out.write(("data: {\"n\":" + i + "}\n\n").getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          Thread.sleep(10);
+        }
+      } catch (IOException e) {
+        clientLeft.countDown();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    // Sends its headers and first event, then nothing.
+    server.createContext("/v1/stall", ex -> {
+      ex.getRequestBody().readAllBytes();
+      ex.sendResponseHeaders(200, 0);
+      ex.getResponseBody().write("data: {}\n\n".getBytes(StandardCharsets.UTF_8));
+      ex.getResponseBody().flush();
       try {
         release.await(30, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
@@ -70,6 +111,53 @@ class UpstreamClientTest {
 
   private Replica replica(int port) {
     return new Replica("test", URI.create("http://127.0.0.1:" + port + "/v1"), null, List.of("m"), 10, 1, 10_000);
+  }
+
+  private int port() {
+    return server.getAddress().getPort();
+  }
+
+  private static byte[] json() {
+    return "{}".getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void reuses_one_keep_alive_connection_for_sequential_requests() throws Exception {
+    for (int i = 0; i < 5; i++) {
+      try (UpstreamClient.Response res = client.post(replica(port()), "/ok", json())) {
+        res.body().readAllBytes();
+      }
+    }
+    assertThat(clientPorts).hasSize(1);
+  }
+
+  @Test
+  void sends_the_upstream_api_key_as_a_bearer_token() throws Exception {
+    Replica keyed = new Replica("keyed", URI.create("http://127.0.0.1:" + port() + "/v1"), "sk-upstream", List.of("m"), 10, 1, 10_000);
+    try (UpstreamClient.Response res = client.post(keyed, "/ok", json())) {
+      res.body().readAllBytes();
+    }
+    assertThat(authorizations).containsExactly("Bearer sk-upstream");
+  }
+
+  @Test
+  void closing_a_body_before_its_end_closes_the_connection_so_the_server_sees_the_client_leave() throws Exception {
+    try (UpstreamClient.Response res = client.post(replica(port()), "/stream", json())) {
+      assertThat(new String(res.body().readNBytes(10), StandardCharsets.UTF_8)).startsWith("data: ");
+    }
+    assertThat(clientLeft.await(10, TimeUnit.SECONDS)).isTrue();
+  }
+
+  @Test
+  void closing_a_body_from_another_thread_unblocks_a_stalled_read_with_an_io_exception() throws Exception {
+    UpstreamClient.Response res = client.post(replica(port()), "/stall", json());
+    InputStream body = res.body();
+    assertThat(new String(body.readNBytes(10), StandardCharsets.UTF_8)).isEqualTo("data: {}\n\n");
+    Watchdog.Watch watch = watchdog.watch(TimeUnit.MILLISECONDS.toNanos(100), res::close);
+    long start = System.nanoTime();
+    assertThatThrownBy(body::read).isInstanceOf(IOException.class);
+    assertThat(watch.expired()).isTrue();
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
   }
 
   @Test
