@@ -2,6 +2,7 @@ package dev.jevons.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.helidon.common.buffers.DataReader;
 import io.helidon.common.socket.SocketOptions;
 import io.helidon.http.Header;
 import io.helidon.http.HeaderNames;
@@ -204,8 +205,8 @@ public final class UpstreamClient implements AutoCloseable {
       return true; // reset, broken pipe, closed by peer
     }
     // WebClient reports a connection closed before the status line as a runtime exception of its
-    // own (DataReader.InsufficientDataAvailableException); it is the same situation.
-    return e.getClass().getName().endsWith("InsufficientDataAvailableException");
+    // own; it is the same situation.
+    return e instanceof DataReader.InsufficientDataAvailableException;
   }
 
   private static @Nullable Throwable rootIo(Throwable e) {

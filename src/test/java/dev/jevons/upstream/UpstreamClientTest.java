@@ -175,6 +175,37 @@ class UpstreamClientTest {
   }
 
   @Test
+  void a_server_closing_a_kept_alive_connection_does_not_fail_the_next_request() throws Exception {
+    // Answers one request per connection, then closes it without saying "Connection: close", as a
+    // server whose keep-alive timeout ran out does; the client must not fail the next request.
+    try (ServerSocket closer = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread.ofVirtual().start(() -> {
+        while (!closer.isClosed()) {
+          try (java.net.Socket s = closer.accept()) {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+            int length = 0;
+            for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+              if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                length = Integer.parseInt(line.substring(15).trim());
+              }
+            }
+            in.skip(length);
+            s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+          } catch (IOException e) {
+            // closed at the end of the test
+          }
+        }
+      });
+      for (int i = 0; i < 20; i++) {
+        try (UpstreamClient.Response res = client.post(replica(closer.getLocalPort()), "/ok", json())) {
+          assertThat(new String(res.body().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("{}");
+        }
+      }
+    }
+  }
+
+  @Test
   void reports_a_refused_connection_as_a_connect_failure() throws IOException {
     int closedPort;
     try (ServerSocket s = new ServerSocket(0)) {
