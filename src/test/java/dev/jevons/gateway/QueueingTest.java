@@ -171,4 +171,18 @@ class QueueingTest {
     CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get();
     assertThat(finished.indexOf("light")).as("finish order %s", finished).isLessThan(9);
   }
+
+  @Test
+  void a_queued_non_streaming_request_receives_leading_blank_lines_when_deepseek_keepalive_is_on() throws Exception {
+    String key = start("scheduler.deepseek_keepalive", true);
+    fillSlots(key);
+    CompletableFuture<HttpResponse<String>> waiting = http.sendAsync(request(key, 3, false), HttpResponse.BodyHandlers.ofString());
+    waitUntil(() -> app.admission().queue().size() == 1);
+    Thread.sleep(300); // a few keep-alive intervals of 100 ms pass while it waits
+    open.remove(0).close();
+    HttpResponse<String> res = waiting.get();
+    assertThat(res.statusCode()).isEqualTo(200);
+    assertThat(res.body()).startsWith("\n");
+    assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(res.body()).get("choices")).hasSize(1);
+  }
 }
