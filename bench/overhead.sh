@@ -140,6 +140,10 @@ start_jevons() {
       -H 'Content-Type: application/json' -d '{"name":"bench"}' | sed -E 's/.*"id":"([^"]+)".*/\1/')"
   key="$(curl -fsS -X POST "http://127.0.0.1:$port/admin/v1/accounts/$acct/keys" -H "Authorization: Bearer $token" \
       -H 'Content-Type: application/json' -d '{"name":"bench"}' | sed -E 's/.*"key":"([^"]+)".*/\1/')"
+  # Billing is on by default: fund the account so no request is refused for money (older jars
+  # without the credits endpoint ignore this).
+  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$port/admin/v1/accounts/$acct/credits" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d '{"amount":"1000000.00","idempotency_key":"bench"}' || true
   jkey[$name]="$key"
   # Readiness includes an upstream health check; wait for it so the first requests do not 503.
   wait_http "http://127.0.0.1:$port/ready"
