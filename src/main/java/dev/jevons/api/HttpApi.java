@@ -65,32 +65,33 @@ public final class HttpApi {
   private final ReadDeadlines deadlines;
   private final SecureRandom random = new SecureRandom();
 
+  /** What the routes serve: the pipeline and the domain services behind the admin and billing APIs. */
+  public record Services(
+      Gateway gateway, Accounts accounts, AdminToken adminToken, PriceBook prices, Ledger ledger, UsageLog usageLog) {}
+
+  /** What the operational routes report. */
+  public record Observability(GatewayMetrics metrics, PrometheusMeterRegistry prometheus, Readiness readiness) {}
+
   public HttpApi(
       JevonsConfig.Server config,
-      Gateway gateway,
-      Accounts accounts,
-      AdminToken adminToken,
-      PriceBook prices,
-      Ledger ledger,
-      UsageLog usageLog,
-      GatewayMetrics metrics,
-      PrometheusMeterRegistry prometheus,
+      Services services,
+      Observability observability,
       ObjectMapper json,
-      Readiness readiness,
       Watchdog watchdog,
       LongSupplier nanoTime) {
     this.config = config;
     this.json = json;
     this.errors = new ErrorMapper(json);
-    this.metrics = metrics;
-    this.prometheus = prometheus;
+    this.metrics = observability.metrics();
+    this.prometheus = observability.prometheus();
     this.nanoTime = nanoTime;
-    this.readiness = readiness;
+    this.readiness = observability.readiness();
     this.deadlines = new ReadDeadlines(watchdog, config.clientReadTimeoutMillis());
-    this.dataPlane = new DataPlaneRoutes(gateway, accounts, json, config.maxBodyBytes(), deadlines);
-    this.admin = new AdminRoutes(accounts, adminToken, json, config.maxBodyBytes(), deadlines);
-    this.adminPrices = new AdminPriceRoutes(prices, admin, json);
-    this.billing = new BillingRoutes(ledger, usageLog, accounts, dataPlane, admin, json);
+    Accounts accounts = services.accounts();
+    this.dataPlane = new DataPlaneRoutes(services.gateway(), accounts, json, config.maxBodyBytes(), deadlines);
+    this.admin = new AdminRoutes(accounts, services.adminToken(), json, config.maxBodyBytes(), deadlines);
+    this.adminPrices = new AdminPriceRoutes(services.prices(), admin, json);
+    this.billing = new BillingRoutes(services.ledger(), services.usageLog(), accounts, dataPlane, admin, json);
   }
 
   /** An action of a route; returns the HTTP status it sent. */

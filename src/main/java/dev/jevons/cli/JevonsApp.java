@@ -177,8 +177,12 @@ public final class JevonsApp implements AutoCloseable {
       metrics.watchRouting(router, scraper);
       HttpApi api =
           new HttpApi(
-              config.server(), gateway, accounts, AdminToken.of(adminToken), prices, ledger, ledgerStore, metrics, registry, json,
-              () -> notReady(db), watchdog, System::nanoTime);
+              config.server(),
+              new HttpApi.Services(gateway, accounts, AdminToken.of(adminToken), prices, ledger, ledgerStore),
+              new HttpApi.Observability(metrics, registry, () -> notReady(db)),
+              json,
+              watchdog,
+              System::nanoTime);
       server = api.start();
       toClose.add(server::stop);
     } catch (RuntimeException e) {
