@@ -50,6 +50,11 @@ final class BillingRoutes {
     this.json = json;
   }
 
+  /** The balance of {@code accountId} in the shape of {@code GET /user/balance}. */
+  ObjectNode balanceOf(String accountId) {
+    return balanceJson(ledger.balance(accountId));
+  }
+
   int userBalance(ServerRequest req, ServerResponse res, RequestRecord rec) {
     Principal p = dataPlane.authenticate(req, rec);
     return send(res, 200, balanceJson(ledger.balance(p.account().id())));
@@ -242,7 +247,7 @@ final class BillingRoutes {
   }
 
   /** DeepSeek's shape, plus {@code reserved_balance} for holds of requests in flight. */
-  private ObjectNode balanceJson(Balance b) {
+  ObjectNode balanceJson(Balance b) {
     ObjectNode root = json.createObjectNode();
     root.put("is_available", b.availableNanos() + b.creditLimitNanos() > 0);
     ObjectNode info = root.putArray("balance_infos").addObject();

@@ -6,6 +6,8 @@ import dev.jevons.accounts.AdminToken;
 import dev.jevons.billing.Ledger;
 import dev.jevons.billing.UsageLog;
 import dev.jevons.billing.PriceBook;
+import dev.jevons.billing.StripeSignature;
+import dev.jevons.billing.TopUps;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.Gateway;
@@ -61,13 +63,21 @@ public final class HttpApi {
   private final AdminRoutes admin;
   private final BillingRoutes billing;
   private final AdminPriceRoutes adminPrices;
+  private final TopUpRoutes topUps;
   private final Readiness readiness;
   private final ReadDeadlines deadlines;
   private final SecureRandom random = new SecureRandom();
 
   /** What the routes serve: the pipeline and the domain services behind the admin and billing APIs. */
   public record Services(
-      Gateway gateway, Accounts accounts, AdminToken adminToken, PriceBook prices, Ledger ledger, UsageLog usageLog) {}
+      Gateway gateway,
+      Accounts accounts,
+      AdminToken adminToken,
+      PriceBook prices,
+      Ledger ledger,
+      UsageLog usageLog,
+      TopUps topUps,
+      @Nullable StripeSignature stripe) {}
 
   /** What the operational routes report. */
   public record Observability(GatewayMetrics metrics, PrometheusMeterRegistry prometheus, Readiness readiness) {}
@@ -92,6 +102,9 @@ public final class HttpApi {
     this.admin = new AdminRoutes(accounts, services.adminToken(), json, config.maxBodyBytes(), deadlines);
     this.adminPrices = new AdminPriceRoutes(services.prices(), admin, json);
     this.billing = new BillingRoutes(services.ledger(), services.usageLog(), accounts, dataPlane, admin, json);
+    this.topUps =
+        new TopUpRoutes(
+            services.topUps(), services.stripe(), accounts, dataPlane, admin, billing::balanceOf, json, config.maxBodyBytes(), deadlines);
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -149,6 +162,9 @@ public final class HttpApi {
         .get("/admin/v1/prices", (req, res) -> serve("admin", req, res, adminPrices::list))
         .get("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::get))
         .put("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::put))
+        .post("/admin/v1/redemption-codes", (req, res) -> serve("admin", req, res, topUps::createCodes))
+        .post("/v1/top-ups/redeem", (req, res) -> serve("top_up", req, res, topUps::redeem))
+        .post("/webhooks/stripe", (req, res) -> serve("webhook", req, res, topUps::stripeWebhook))
         .any((req, res) -> serve("unknown", req, res, this::notFound));
   }
 
@@ -272,7 +288,10 @@ public final class HttpApi {
         || path.startsWith("/admin/v1/keys/")
         || path.equals("/user/balance")
         || path.equals("/v1/usage")
-        || path.startsWith("/admin/v1/prices");
+        || path.startsWith("/admin/v1/prices")
+        || path.equals("/admin/v1/redemption-codes")
+        || path.equals("/v1/top-ups/redeem")
+        || path.equals("/webhooks/stripe");
   }
 
   private static String truncate(String s, int max) {

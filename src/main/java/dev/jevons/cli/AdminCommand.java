@@ -30,7 +30,7 @@ import picocli.CommandLine.ParentCommand;
     name = "admin",
     mixinStandardHelpOptions = true,
     description = "Manage accounts, API keys and prices of a running Jevons through its admin API.",
-    subcommands = {AdminCommand.Accounts.class, AdminCommand.Keys.class, AdminCommand.Credits.class, AdminCommand.Prices.class})
+    subcommands = {AdminCommand.Accounts.class, AdminCommand.Keys.class, AdminCommand.Credits.class, AdminCommand.Prices.class, AdminCommand.Codes.class})
 public final class AdminCommand implements Runnable {
   @Option(names = "--url", defaultValue = "${env:JEVONS_URL:-http://127.0.0.1:8080}", description = "Jevons base URL (default $JEVONS_URL or ${DEFAULT-VALUE}).")
   String url = "http://127.0.0.1:8080";
@@ -311,6 +311,34 @@ public final class AdminCommand implements Runnable {
       @Override
       public Integer call() {
         return parent.admin.call("GET", "/admin/v1/accounts/" + accountId + "/balance", null);
+      }
+    }
+  }
+
+  @Command(name = "codes", mixinStandardHelpOptions = true, description = "Create redemption codes.", subcommands = {Codes.Create.class})
+  static final class Codes implements Runnable {
+    @ParentCommand AdminCommand admin;
+
+    @Override
+    public void run() {
+      admin.out.println("Use: create. See 'jevons admin codes --help'.");
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+        description = "Create a batch of codes, each crediting AMOUNT once; only their hashes are stored, so save the output.")
+    static final class Create implements Callable<Integer> {
+      @ParentCommand Codes parent;
+      @Option(names = "--amount", required = true, description = "Decimal amount in USD per code, e.g. 10.00.") String amount;
+      @Option(names = "--count", defaultValue = "1", description = "How many codes, 1 to 10000 (default: ${DEFAULT-VALUE}).") int count;
+      @Option(names = "--expires-at", description = "Expiry of the codes, ISO-8601.") @Nullable String expiresAt;
+
+      @Override
+      public Integer call() {
+        ObjectNode body = object().put("amount", amount).put("count", count);
+        if (expiresAt != null) {
+          body.put("expires_at", expiresAt);
+        }
+        return parent.admin.call("POST", "/admin/v1/redemption-codes", body);
       }
     }
   }

@@ -9,6 +9,9 @@ import dev.jevons.billing.Ledger;
 import dev.jevons.billing.PriceBook;
 import dev.jevons.gateway.Biller;
 import dev.jevons.store.SqlLedgerStore;
+import dev.jevons.store.SqlTopUpStore;
+import dev.jevons.billing.StripeSignature;
+import dev.jevons.billing.TopUps;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.Gateway;
 import dev.jevons.gateway.GatewayMetrics;
@@ -178,7 +181,17 @@ public final class JevonsApp implements AutoCloseable {
       HttpApi api =
           new HttpApi(
               config.server(),
-              new HttpApi.Services(gateway, accounts, AdminToken.of(adminToken), prices, ledger, ledgerStore),
+              new HttpApi.Services(
+                  gateway,
+                  accounts,
+                  AdminToken.of(adminToken),
+                  prices,
+                  ledger,
+                  ledgerStore,
+                  new TopUps(new SqlTopUpStore(db), ledger, clock, new SecureRandom()),
+                  config.stripe().webhookSecret() == null
+                      ? null
+                      : new StripeSignature(config.stripe().webhookSecret(), clock, StripeSignature.DEFAULT_TOLERANCE)),
               new HttpApi.Observability(metrics, registry, () -> notReady(db)),
               json,
               watchdog,

@@ -48,6 +48,7 @@ public final class ConfigLoader {
               "store.user",
               "store.password",
               "admin.token",
+              "stripe.webhook_secret",
               "upstream.connect_timeout_ms",
               "upstream.first_byte_timeout_ms",
               "upstream.idle_timeout_ms",
@@ -261,7 +262,12 @@ public final class ConfigLoader {
       if (adminToken != null && (adminToken.length() < 16 || adminToken.length() > 256 || adminToken.chars().anyMatch(Character::isWhitespace))) {
         problems.add("admin.token: must be 16 to 256 characters without whitespace (got " + adminToken.length() + " characters)");
       }
-      return new JevonsConfig(server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, billing, sim);
+      String webhookSecret = optString(root, "stripe.webhook_secret");
+      if (webhookSecret != null && (webhookSecret.length() < 8 || webhookSecret.length() > 256 || webhookSecret.chars().anyMatch(Character::isWhitespace))) {
+        problems.add("stripe.webhook_secret: must be 8 to 256 characters without whitespace (got " + webhookSecret.length() + " characters)");
+      }
+      return new JevonsConfig(
+          server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, billing, sim, new JevonsConfig.Stripe(webhookSecret));
     }
 
     private List<JevonsConfig.Upstream> upstreams() {

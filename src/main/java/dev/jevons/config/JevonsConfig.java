@@ -22,7 +22,8 @@ public record JevonsConfig(
     Scheduler scheduler,
     RateLimits rateLimits,
     Billing billing,
-    Sim sim) {
+    Sim sim,
+    Stripe stripe) {
 
   public JevonsConfig {
     upstreams = List.copyOf(upstreams);
@@ -109,6 +110,12 @@ public record JevonsConfig(
    */
   public record Billing(boolean enabled, long reservationTtlMillis) {}
 
+  /**
+   * The Stripe payment webhook. Without {@code webhookSecret} the webhook endpoint answers that it
+   * is not configured, since no event can be verified.
+   */
+  public record Stripe(@Nullable String webhookSecret) {}
+
   /** The built-in simulated replicas, started only when no upstream is configured. */
   public record Sim(int replicas, String profile, List<String> models, double timeScale) {
     public Sim {
@@ -134,6 +141,7 @@ public record JevonsConfig(
     out.put("store.user", store.user() == null ? "" : store.user());
     out.put("store.password", mask(store.password()));
     out.put("admin.token", mask(adminToken));
+    out.put("stripe.webhook_secret", mask(stripe.webhookSecret()));
     out.put("upstream.connect_timeout_ms", Long.toString(upstreamPolicy.connectTimeoutMillis()));
     out.put("upstream.first_byte_timeout_ms", Long.toString(upstreamPolicy.firstByteTimeoutMillis()));
     out.put("upstream.idle_timeout_ms", Long.toString(upstreamPolicy.idleTimeoutMillis()));

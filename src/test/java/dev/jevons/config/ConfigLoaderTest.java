@@ -240,6 +240,14 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void the_stripe_webhook_secret_comes_from_the_environment_and_is_masked() {
+    JevonsConfig c = new ConfigLoader().environment(Map.of("JEVONS_STRIPE_WEBHOOK_SECRET", "whsec_supersecret")).load();
+    assertThat(c.stripe().webhookSecret()).isEqualTo("whsec_supersecret");
+    assertThat(c.describe().get("stripe.webhook_secret")).contains("****").doesNotContain("supersecret");
+    assertThat(new ConfigLoader().load().stripe().webhookSecret()).isNull();
+  }
+
+  @Test
   void serve_exits_with_2_on_a_bad_configuration_file() throws IOException {
     Path f = yaml("server:\n  prot: 1\n");
     assertThat(runServe("--config", f.toString())).isEqualTo(2);
