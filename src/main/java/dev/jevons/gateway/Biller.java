@@ -9,6 +9,7 @@ import dev.jevons.config.JevonsConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -54,16 +55,27 @@ public final class Biller {
                 null));
     long promptBound = req.promptTokensUpperBound();
     Money hold = quote.cost(0, promptBound, maxOutputTokens);
+    if (hold.nanos() == 0) {
+      // A free model (price 0, or a 100% discount window): nothing to hold, nothing to charge.
+      return Charge.NONE;
+    }
     ReserveResult r;
+    CompletableFuture<ReserveResult> pending;
     try {
-      r = ledger.reserve(requestId, accountId, hold.nanos(), Duration.ofMillis(config.reservationTtlMillis()))
-          .get(RESERVE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      pending = ledger.reserve(requestId, accountId, hold.nanos(), Duration.ofMillis(config.reservationTtlMillis()));
+    } catch (RuntimeException e) {
+      throw unavailable(String.valueOf(e.getMessage()));
+    }
+    try {
+      r = pending.get(RESERVE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      voidWhenDone(pending, requestId);
       throw unavailable("interrupted");
     } catch (ExecutionException e) {
       throw unavailable(String.valueOf(e.getCause() == null ? e : e.getCause().getMessage()));
     } catch (TimeoutException e) {
+      voidWhenDone(pending, requestId);
       throw unavailable("no answer within " + RESERVE_TIMEOUT_SECONDS + " s");
     }
     if (!r.reserved()) {
@@ -79,6 +91,16 @@ public final class Biller {
           null);
     }
     return new Charge(ledger, quote, requestId, r.heldNanos(), accountId, keyId, rec.startNanos());
+  }
+
+  /** A hold that commits after its request gave up waiting is released as soon as it exists. */
+  private void voidWhenDone(CompletableFuture<ReserveResult> pending, String requestId) {
+    Ledger l = ledger;
+    pending.thenAccept(r -> {
+      if (r.reserved() && l != null) {
+        l.voidReservation(requestId);
+      }
+    });
   }
 
   private static GatewayException unavailable(String why) {

@@ -5,7 +5,6 @@ import dev.jevons.billing.Money;
 import dev.jevons.billing.Quote;
 import dev.jevons.billing.SettleResult;
 import dev.jevons.billing.UsageRecord;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.jspecify.annotations.Nullable;
@@ -60,34 +59,52 @@ final class Charge {
 
   /**
    * Posts the cost of {@code usage} (cached prompt tokens at the hit price) and releases the rest
-   * of the hold; a request that delivered nothing is voided instead. Idempotent.
+   * of the hold; a request that delivered nothing is voided instead. Idempotent. Returns false when
+   * the ledger did not confirm the settlement (the hold then expires unbilled: never charged twice).
    */
-  void settle(Usage usage, RequestRecord rec) {
-    if (ledger == null || quote == null || settled) {
-      return;
+  boolean settle(Usage usage, RequestRecord rec) {
+    Ledger l = ledger;
+    Quote q = quote;
+    if (l == null || q == null || settled) {
+      return true;
     }
     settled = true;
     if (usage.completionTokens() == 0 && usage.counted()) {
-      await(ledger.voidReservation(reservationId, record(usage, rec, rec.outcome())));
-      return;
+      return await(() -> l.voidReservation(reservationId, record(usage, rec, rec.outcome()))) != null;
     }
-    long cost = quote.cost(usage.cachedPromptTokens(), usage.missPromptTokens(), usage.completionTokens()).nanos();
+    long cost;
+    try {
+      cost = q.cost(usage.cachedPromptTokens(), usage.missPromptTokens(), usage.completionTokens()).nanos();
+    } catch (ArithmeticException e) {
+      // Absurd upstream token counts: the hold is the most we may take anyway.
+      cost = heldNanos;
+    }
     if (cost > heldNanos) {
       // The upstream produced more than the hold allowed for (it ignored max_tokens, or reported
       // more prompt tokens than the prompt's byte length); the hold is the most we may take.
       log.warn("request {} cost {} exceeds its hold {}; charging the hold", reservationId, Money.ofNanos(cost), Money.ofNanos(heldNanos));
       cost = heldNanos;
     }
-    SettleResult r = await(ledger.post(reservationId, cost, record(usage, rec, rec.outcome())));
-    costNanos = r == null ? 0 : r.postedNanos();
+    long posted = cost;
+    SettleResult r = await(() -> l.post(reservationId, posted, record(usage, rec, rec.outcome())));
+    if (r == null) {
+      return false;
+    }
+    if (r.status() != SettleResult.Status.POSTED) {
+      log.error("request {} could not be posted: {} (hold {})", reservationId, r.status(), Money.ofNanos(heldNanos));
+      return false;
+    }
+    costNanos = r.postedNanos();
+    return true;
   }
 
   /** Voids the hold if nothing settled it: the request failed before any token was delivered. */
   void releaseIfUnsettled(RequestRecord rec) {
-    if (ledger != null && quote != null && !settled) {
+    Ledger l = ledger;
+    if (l != null && quote != null && !settled) {
       settled = true;
       String outcome = rec.outcome().equals("ok") ? "failed" : rec.outcome();
-      await(ledger.voidReservation(reservationId, record(Usage.NONE, rec, outcome)));
+      await(() -> l.voidReservation(reservationId, record(Usage.NONE, rec, outcome)));
     }
   }
 
@@ -111,13 +128,18 @@ final class Charge {
         TimeUnit.NANOSECONDS.toMillis(rec.firstTokenNanos()));
   }
 
-  private static <T> @Nullable T await(java.util.concurrent.CompletableFuture<T> f) {
+  /** Runs a ledger call and waits for it; null on any failure, which is logged, never thrown. */
+  private static <T> @Nullable T await(java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> call) {
     try {
-      return f.get(SETTLE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      return call.get().get(SETTLE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    } catch (RuntimeException e) {
+      // Refused synchronously (queue full, ledger closed): the hold stays and expires.
+      log.error("settling a ledger hold was refused; it will expire", e);
+      return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
-    } catch (java.util.concurrent.ExecutionException | CompletionException | TimeoutException e) {
+    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
       // The hold stays and expires on the ledger: never charged twice, never lost silently.
       log.error("settling a ledger hold failed; it will expire", e);
       return null;

@@ -28,6 +28,7 @@ public record CompletionRequest(
     boolean stream,
     boolean includeUsage,
     @Nullable Long maxTokens,
+    int choices,
     long promptChars,
     long promptBytes,
     int promptParts,
@@ -112,6 +113,12 @@ public record CompletionRequest(
     if (n != null && n > 128) {
       throw GatewayException.invalid("n", "'n' must be at most 128.");
     }
+    Long bestOf = optionalPositive(body, "best_of");
+    if (bestOf != null && bestOf > 128) {
+      throw GatewayException.invalid("best_of", "'best_of' must be at most 128.");
+    }
+    // Every generated choice costs output tokens: n answers (or best_of candidates) each up to max_tokens.
+    int choices = (int) Math.max(n == null ? 1 : n, bestOf == null ? 1 : bestOf);
     checkStop(body);
     JsonNode seed = body.get("seed");
     if (seed != null && !seed.isNull() && !seed.canConvertToLong()) {
@@ -121,7 +128,7 @@ public record CompletionRequest(
     long promptChars = endpoint == Endpoint.CHAT ? checkMessages(body) : checkPrompt(body);
     long[] bytesAndParts = promptBytes(endpoint, body);
     return new CompletionRequest(
-        endpoint, model, stream, includeUsage, maxTokens, promptChars, bytesAndParts[0], (int) bytesAndParts[1], body);
+        endpoint, model, stream, includeUsage, maxTokens, choices, promptChars, bytesAndParts[0], (int) bytesAndParts[1], body);
   }
 
   /**
@@ -222,7 +229,9 @@ public record CompletionRequest(
    */
   byte[] upstreamBody(ObjectMapper json, byte[] original, @Nullable Long capMaxTokens) {
     boolean addUsage = stream && !includeUsage;
-    boolean addCap = capMaxTokens != null && maxTokens == null;
+    // With billing on the upstream always receives max_tokens, the cap the hold covers, even when
+    // the client sent only max_completion_tokens (which not every server honours).
+    boolean addCap = capMaxTokens != null && !body.has("max_tokens");
     if (!addUsage && !addCap) {
       return original;
     }

@@ -148,9 +148,11 @@ public final class Gateway {
           null);
     }
     long maxOutput = req.maxTokens() != null ? req.maxTokens() : scheduling.defaultMaxOutputTokens();
-    Charge charge = biller.open(req, maxOutput, principal.account().id(), principal.key().id(), rec);
+    // The output budget covers every choice the upstream will generate.
+    long outputBudget = Math.multiplyExact(maxOutput, (long) req.choices());
+    Charge charge = biller.open(req, outputBudget, principal.account().id(), principal.key().id(), rec);
     try {
-      limitAndServe(req, principal, raw, maxOutput, charge, channel, rec);
+      limitAndServe(req, principal, raw, maxOutput, outputBudget, charge, channel, rec);
     } finally {
       charge.releaseIfUnsettled(rec);
       rec.cost(charge.costNanos());
@@ -158,8 +160,15 @@ public final class Gateway {
   }
 
   private void limitAndServe(
-      CompletionRequest req, Principal principal, byte[] raw, long maxOutput, Charge charge, ClientChannel channel, RequestRecord rec) {
-    long estimatedTokens = TokenEstimator.ofChars(req.promptChars()) + maxOutput;
+      CompletionRequest req,
+      Principal principal,
+      byte[] raw,
+      long maxOutput,
+      long outputBudget,
+      Charge charge,
+      ClientChannel channel,
+      RequestRecord rec) {
+    long estimatedTokens = TokenEstimator.ofChars(req.promptChars()) + outputBudget;
     RateLimiter.Decision decision =
         limiter.tryAcquire(new LimitKeys(principal.account().id(), principal.key().id()), accountLimits, keyLimits, estimatedTokens);
     decision.snapshot().headers().forEach(channel::header);
@@ -169,10 +178,10 @@ public final class Gateway {
           ErrorKind.RATE_LIMIT_EXCEEDED, rejected.message(), null, Duration.ofSeconds(rejected.retryAfterSeconds()));
     }
     RateLimiter.Permit permit = ((RateLimiter.Admitted) decision).permit();
-    byte[] upstreamBody = req.upstreamBody(json, raw, biller.enabled() ? maxOutput : null);
     ClientResponse out = new ClientResponse(channel, req.stream(), scheduling.deepseekKeepalive());
     try {
-      admitAndRelay(req, principal, maxOutput, upstreamBody, charge, out, rec);
+      byte[] upstreamBody = req.upstreamBody(json, raw, biller.enabled() ? maxOutput : null);
+      admitAndRelay(req, principal, outputBudget, upstreamBody, charge, out, rec);
     } catch (GatewayException e) {
       if (!out.committed()) {
         throw e;
@@ -180,9 +189,12 @@ public final class Gateway {
       rec.outcome("failed_after_commit");
       out.failAfterCommit(errorJson(e.kind(), String.valueOf(e.getMessage())));
     } finally {
-      // Tokens per minute were counted with the estimate; settle them to what was used.
-      permit.settleTokens(rec.usage().totalTokens());
-      permit.release();
+      try {
+        // Tokens per minute were counted with the estimate; settle them to what was used.
+        permit.settleTokens(Math.max(0, rec.usage().totalTokens()));
+      } finally {
+        permit.release();
+      }
     }
   }
 
@@ -218,7 +230,9 @@ public final class Gateway {
         relayWithRetries(req, first, upstreamBody, charge, out, rec);
       }
     } finally {
-      if (ticket.state() == Ticket.State.DISPATCHED) {
+      // A ticket still waiting (an unexpected failure while queued) leaves the queue; one that was
+      // dispatched gives its capacity back, exactly once either way.
+      if (!admission.cancel(ticket) && ticket.state() == Ticket.State.DISPATCHED) {
         admission.complete(ticket, spec.weight(), rec.usage().promptTokens(), rec.usage().completionTokens());
       }
     }
@@ -300,6 +314,7 @@ public final class Gateway {
       } finally {
         if (replica != first) {
           pool.release(replica);
+          admission.pump();
         }
       }
       replica = attempt + 1 < policy.maxAttempts() ? pool.acquire(req.model(), tried).orElse(null) : null;
@@ -370,7 +385,11 @@ public final class Gateway {
     rec.usage(usage);
     rec.firstToken(nanoTime.getAsLong());
     // The charge is durable before the answer's last byte leaves.
-    charge.settle(usage, rec);
+    if (!charge.settle(usage, rec)) {
+      throw new GatewayException(
+          ErrorKind.SERVER_OVERLOADED, "The charge for this answer could not be recorded, so it is not delivered; retry shortly.", null,
+          Duration.ofSeconds(5));
+    }
     try {
       out.sendJson(200, answer);
     } catch (IOException | UncheckedIOException e) {
@@ -399,6 +418,10 @@ public final class Gateway {
         throw UpstreamException.of(UpstreamException.Kind.CONNECT, replica.name() + " ended the stream before its first event");
       }
       JsonNode firstNode = parseEvent(data);
+      if (firstNode == null && !"[DONE]".equals(data)) {
+        // Nothing has reached the client yet, so another replica may still answer properly.
+        throw UpstreamException.of(UpstreamException.Kind.CONNECT, replica.name() + " sent a first event that is not JSON");
+      }
       if (firstNode != null && firstNode.has("error")) {
         throw new UpstreamException(
             UpstreamException.Kind.STATUS, replica.name() + " answered with an error event", 500, firstNode.path("error").path("message").asText(null), null);
@@ -450,6 +473,8 @@ public final class Gateway {
         }
         byte[] chunk = state.process((ObjectNode) node, data);
         if (chunk != null) {
+          // A slow client must not count against the upstream's idle timeout.
+          watch.extend(idleNanos);
           writeEvent(out, chunk);
           if (state.deliveredTokens() > 0) {
             rec.firstToken(nanoTime.getAsLong());
@@ -482,8 +507,12 @@ public final class Gateway {
         writeEvent(out, errorEvent(failureKind, "The stream was cut short: " + failure + "."));
       }
       rec.usage(state.usage(!done));
-      // The charge is durable before the stream's last byte leaves.
-      charge.settle(rec.usage(), rec);
+      // The charge is durable before the stream's last byte leaves; a stream whose charge could
+      // not be recorded does not end as a success.
+      if (!charge.settle(rec.usage(), rec)) {
+        rec.outcome("billing_failed");
+        writeEvent(out, errorEvent(ErrorKind.SERVER_OVERLOADED, "The charge for this response could not be recorded; it is not billed."));
+      }
       if (req.includeUsage()) {
         writeEvent(out, state.usageChunk(!done));
       }
@@ -493,8 +522,10 @@ public final class Gateway {
       // The client went away: routine. Closing the upstream body (by the caller's
       // try-with-resources) cancels the generation.
       rec.outcome("client_gone");
-      rec.usage(state.usage(true));
-      charge.settle(rec.usage(), rec);
+      if (!charge.settled()) {
+        rec.usage(state.usage(true));
+        charge.settle(rec.usage(), rec);
+      }
       log.debug("client went away during a stream from {}", replica.name());
     }
   }
@@ -542,6 +573,8 @@ public final class Gateway {
       chars += choice.path("text").asText("").length();
       chars += choice.path("message").path("content").asText("").length();
       chars += choice.path("message").path("reasoning_content").asText("").length();
+      JsonNode toolCalls = choice.path("message").path("tool_calls");
+      chars += toolCalls.isMissingNode() || toolCalls.isNull() ? 0 : toolCalls.toString().length();
     }
     return chars;
   }
