@@ -7,7 +7,6 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.LongSupplier;
@@ -46,7 +45,10 @@ public final class FairQueue {
   private final Map<String, Lane> lanes = new HashMap<>();
   private final Map<String, Account> accounts = new HashMap<>();
   private final TreeSet<Account> backlogged = new TreeSet<>(Account.BY_COUNTER);
-  private final PriorityQueue<Ticket> byDeadline = new PriorityQueue<>(Comparator.comparingLong(Ticket::deadlineNanos));
+  // A sorted set, not a PriorityQueue: every dispatch removes its ticket from here, and a heap's
+  // remove(Object) is a linear scan (about 5 us per dispatch at 10,000 queued; docs/BENCHMARKS.md).
+  private final TreeSet<Ticket> byDeadline =
+      new TreeSet<>(Comparator.comparingLong(Ticket::deadlineNanos).thenComparingLong(t -> t.seq));
   private final long[] queuedTokensByBand = new long[MAX_BANDS];
   private long queuedTokens;
   private int queuedTickets;
@@ -245,8 +247,8 @@ public final class FairQueue {
   public synchronized int expireDue() {
     long now = nanoTime.getAsLong();
     int n = 0;
-    while (!byDeadline.isEmpty() && now - byDeadline.peek().deadlineNanos >= 0) {
-      Ticket t = byDeadline.poll();
+    while (!byDeadline.isEmpty() && now - byDeadline.first().deadlineNanos >= 0) {
+      Ticket t = byDeadline.pollFirst();
       if (t.state() == Ticket.State.QUEUED) {
         remove(t);
         t.finish(Ticket.State.EXPIRED, "the request did not start within its queue deadline of " + Ticket.millis(t.deadlineNanos - t.enqueuedNanos) + " ms");
