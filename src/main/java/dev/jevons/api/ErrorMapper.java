@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jevons.accounts.NoSuchAccountException;
 import dev.jevons.accounts.NoSuchKeyException;
+import dev.jevons.billing.LedgerOverloadedException;
+import dev.jevons.billing.LedgerUnavailableException;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.GatewayException;
 import io.helidon.http.HeaderNames;
@@ -49,6 +51,11 @@ final class ErrorMapper {
     }
     if (t instanceof NoSuchAccountException || t instanceof NoSuchKeyException) {
       return new GatewayException(ErrorKind.NOT_FOUND, t.getMessage() == null ? "not found" : t.getMessage());
+    }
+    if (t instanceof LedgerOverloadedException || t instanceof LedgerUnavailableException) {
+      // Fail closed on money: no ledger, no request; the client may retry shortly.
+      return new GatewayException(
+          ErrorKind.SERVER_OVERLOADED, "Billing is temporarily unavailable; no request is served without it.", null, java.time.Duration.ofSeconds(5));
     }
     if (t instanceof IllegalArgumentException) {
       return new GatewayException(ErrorKind.INVALID_REQUEST, t.getMessage() == null ? "invalid request" : t.getMessage());

@@ -252,6 +252,11 @@ public final class ConfigLoader {
               optInt(root, "rate_limits.key_concurrency", 1, 1_000_000));
       JevonsConfig.Billing billing =
           new JevonsConfig.Billing(bool(root, "billing.enabled", true), integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000));
+      if (billing.enabled() && billing.reservationTtlMillis() <= scheduler.maxWaitMillis() + policy.firstByteTimeoutMillis()) {
+        problems.add(
+            "billing.reservation_ttl_ms: " + billing.reservationTtlMillis() + " must exceed scheduler.max_wait_ms + upstream.first_byte_timeout_ms ("
+                + (scheduler.maxWaitMillis() + policy.firstByteTimeoutMillis()) + "), or holds expire under requests still running");
+      }
       JevonsConfig.Sim sim =
           new JevonsConfig.Sim(
               (int) integer(root, "sim.replicas", 2, 1, 64),

@@ -70,7 +70,12 @@ public final class Admission {
     if (t.state() == Ticket.State.SHED) {
       return new Refused(String.valueOf(t.reason()), TimeUnit.SECONDS.toNanos(1));
     }
-    pump();
+    try {
+      pump();
+    } catch (RuntimeException e) {
+      // The ticket is queued and its waiter will see it dispatched by the next tick.
+      System.getLogger(Admission.class.getName()).log(System.Logger.Level.ERROR, "dispatch failed; the timer retries", e);
+    }
     return new Waiting(t);
   }
 
@@ -161,8 +166,13 @@ public final class Admission {
 
   /** For the periodic timer: expires overdue tickets and dispatches anything that fits. */
   public void tick() {
-    queue.expireDue();
-    pump();
+    // Runs on a periodic timer, which stops for good if an exception escapes it: nothing may.
+    try {
+      queue.expireDue();
+      pump();
+    } catch (RuntimeException e) {
+      System.getLogger(Admission.class.getName()).log(System.Logger.Level.ERROR, "admission tick failed", e);
+    }
   }
 
   public FairQueue queue() {

@@ -6,6 +6,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import org.slf4j.LoggerFactory;
 
 /**
  * Enforces first-byte and idle timeouts on upstream streams whose blocking reads have no timeout
@@ -33,10 +34,15 @@ public final class Watchdog implements AutoCloseable {
   void sweep() {
     long now = nanoTime.getAsLong();
     for (Watch w : watched) {
-      if (now - w.deadlineNanos >= 0) {
-        watched.remove(w);
+      // Only the sweep that removes the watch fires it: a watch closed concurrently never fires.
+      if (now - w.deadlineNanos >= 0 && watched.remove(w)) {
         w.expired = true;
-        w.onExpire.run();
+        try {
+          w.onExpire.run();
+        } catch (RuntimeException e) {
+          // One failing action must not stop the sweeper that every other stream relies on.
+          LoggerFactory.getLogger(Watchdog.class).warn("a timeout action failed", e);
+        }
       }
     }
   }
