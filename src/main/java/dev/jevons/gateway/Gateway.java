@@ -227,7 +227,7 @@ public final class Gateway {
     try {
       Replica first = awaitDispatch(ticket, out, rec);
       if (first != null) {
-        relayWithRetries(req, first, upstreamBody, charge, out, rec);
+        relayWithRetries(req, ticket, first, upstreamBody, charge, out, rec);
       }
     } finally {
       // A ticket still waiting (an unexpected failure while queued) leaves the queue; one that was
@@ -287,7 +287,7 @@ public final class Gateway {
    * the request to another replica with room (at most {@code max_attempts} in all).
    */
   private void relayWithRetries(
-      CompletionRequest req, Replica first, byte[] upstreamBody, Charge charge, ClientResponse out, RequestRecord rec) {
+      CompletionRequest req, Ticket ticket, Replica first, byte[] upstreamBody, Charge charge, ClientResponse out, RequestRecord rec) {
     Set<Replica> tried = new HashSet<>();
     UpstreamException last = null;
     Replica replica = first;
@@ -316,6 +316,11 @@ public final class Gateway {
           pool.release(replica);
           admission.pump();
         }
+      }
+      if (replica == first) {
+        // The dispatched replica failed this request: free its slot now for waiting work, not
+        // when the retry elsewhere finishes.
+        admission.handBack(ticket);
       }
       replica = attempt + 1 < policy.maxAttempts() ? pool.acquire(req.model(), tried).orElse(null) : null;
     }

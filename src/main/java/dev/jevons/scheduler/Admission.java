@@ -150,13 +150,24 @@ public final class Admission {
    * the actual usage, feeds the service-rate measurement and dispatches what now fits.
    */
   public void complete(Ticket t, double weight, long promptTokens, long outputTokens) {
-    prefilled(t);
-    Object slot = t.slot();
-    if (slot instanceof Server s) {
-      s.release();
-    }
+    handBack(t);
     queue.correct(t.accountId(), weight, t.costTokens(), promptTokens, outputTokens);
     rate.record(t.model(), promptTokens + outputTokens, nanoTime.getAsLong());
+    pump();
+  }
+
+  /**
+   * Gives the dispatched server's capacity back before the request ends (its first attempt failed
+   * and it moves to another server); idempotent, and {@link #complete} will not give it back again.
+   */
+  public void handBack(Ticket t) {
+    if (!t.released.compareAndSet(false, true)) {
+      return;
+    }
+    prefilled(t);
+    if (t.slot() instanceof Server s) {
+      s.release();
+    }
     pump();
   }
 

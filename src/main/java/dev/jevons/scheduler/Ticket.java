@@ -25,6 +25,8 @@ public final class Ticket {
   final PromptPrefix prefix;
   /** Uncached prompt tokens the chosen server still has to prefill for this ticket. */
   final java.util.concurrent.atomic.AtomicLong prefillPending = new java.util.concurrent.atomic.AtomicLong();
+  /** Set once the dispatched server's capacity has been given back, so it is given back once. */
+  final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();

@@ -99,6 +99,8 @@ class UpstreamFailureTest {
     }
     String metrics = http.send(HttpRequest.newBuilder(URI.create(j.app().baseUrl() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
     assertThat(metrics).contains("jevons_upstream_failures_total");
+    // Every slot taken by a failed first attempt or by its retry was given back exactly once.
+    assertThat(j.app().pool().replicas()).allSatisfy(r -> assertThat(r.inFlight()).isZero());
   }
 
   @Test
