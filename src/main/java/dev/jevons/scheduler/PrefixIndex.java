@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * Eviction order: record() touches a prompt's blocks last to first, so a chain's root blocks are
  * always more recent than its tail and LRU drops tails first. This keeps the index's answer a
- * prefix (matchBlocks stops at the first missing block) and mirrors vLLM, which frees a sequence's
+ * prefix (so matchBlocks can binary-search for the first missing block) and mirrors vLLM, which frees a sequence's
  * blocks in reverse order so shared system prompts outlive per-conversation tails.
  *
  * Concurrency: one monitor per shard; lookups (matchBlocks) use containsKey, which does not
@@ -114,12 +114,23 @@ public final class PrefixIndex {
       }
     }
 
+    /**
+     * The held prefix length by binary search: held blocks form a prefix of every recorded chain
+     * (roots are touched last, tails evicted first), so "block i is held" is monotone in i and
+     * O(log n) lookups replace one per block (a 1,000-block prompt: 10 instead of 1,000).
+     */
     synchronized int match(PromptPrefix prefix) {
-      int n = 0;
-      while (n < prefix.blocks() && lru.containsKey(prefix.hash(n))) {
-        n++;
+      int lo = 0;
+      int hi = prefix.blocks();
+      while (lo < hi) {
+        int mid = (lo + hi + 1) >>> 1;
+        if (lru.containsKey(prefix.hash(mid - 1))) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
       }
-      return n;
+      return lo;
     }
 
     synchronized int size() {
