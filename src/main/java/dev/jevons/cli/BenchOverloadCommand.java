@@ -82,6 +82,9 @@ public final class BenchOverloadCommand implements Callable<Integer> {
   @Option(names = "--grace-seconds", defaultValue = "10", description = "After a step's arrivals end, requests still open after this long are cut (counted as missing the targets). Default: ${DEFAULT-VALUE}.")
   int graceSeconds;
 
+  @Option(names = "--warmup-seconds", defaultValue = "3", description = "Unmeasured seconds at the start of each step (arrivals run; goodput counts requests completed after it). Default: ${DEFAULT-VALUE}.")
+  int warmupSeconds;
+
   @Option(names = "--capacity-seconds", defaultValue = "10", description = "Measured seconds of the closed-loop capacity run. Default: ${DEFAULT-VALUE}.")
   int capacitySeconds;
 
@@ -98,7 +101,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
   long seed;
 
   /** One finished (or cut) request. ttft/tpot in nanoseconds; ttft -1 when no content came. */
-  record Sample(int account, String outcome, long ttftNanos, double tpotNanos, int tokens) {
+  record Sample(int account, String outcome, long ttftNanos, double tpotNanos, int tokens, long endNanos) {
     boolean shed() {
       return outcome.equals("503") || outcome.equals("429");
     }
@@ -130,16 +133,17 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       double capacityTps = capacity[1];
       out.printf(Locale.ROOT, "capacity: %.2f requests/s, %.1f output tokens/s (closed loop, %d clients, %d s)%n",
           capacityRps, capacityTps, REPLICAS * slots, capacitySeconds);
-      out.printf(Locale.ROOT, "targets: TTFT <= %.2f s, TPOT <= %.0f ms (wall clock); %d s arrivals per step, %d s grace%n%n",
-          ttftTarget / timeScale, tpotTarget / timeScale * 1000, stepSeconds, graceSeconds);
+      out.printf(Locale.ROOT, "targets: TTFT <= %.2f s, TPOT <= %.0f ms (wall clock); %d s arrivals per step (first %d s unmeasured), %d s grace%n%n",
+          ttftTarget / timeScale, tpotTarget / timeScale * 1000, stepSeconds, warmupSeconds, graceSeconds);
       out.flush();
       List<Row> rows = new ArrayList<>();
       for (String variant : variants) {
         Target target = target(variant.trim(), replicas, slots, engine);
         try {
           for (double load : loads) {
-            List<Sample> samples = step(target, load * capacityRps);
-            Row row = summarize(variant.trim(), load, load * capacityRps, samples, capacityTps);
+            long[] window = new long[2];
+            List<Sample> samples = step(target, load * capacityRps, window);
+            Row row = summarize(variant.trim(), load, load * capacityRps, samples, capacityTps, window);
             rows.add(row);
             out.println(format(row));
             out.flush();
@@ -157,7 +161,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
             r.variant(), r.load(), r.offeredRps(), r.requests(), r.goodput(), 100 * r.goodputShare(),
             secs(r.ttftP50()), secs(r.ttftP99()), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), r.cut(), r.errors());
       }
-      out.printf(Locale.ROOT, "(capacity %.2f req/s = %.1f tok/s; goodput counts requests with TTFT <= %.2f s and TPOT <= %.0f ms; "
+      out.printf(Locale.ROOT, "(capacity %.2f req/s = %.1f tok/s; goodput: output tokens/s of requests completed in each step's measured window (after warm-up, before arrivals stop) with TTFT <= %.2f s and TPOT <= %.0f ms; "
               + "TTFT percentiles over admitted requests, cut ones at their age when cut; Jain over the 9 light accounts' goodput)%n",
           capacityRps, capacityTps, ttftTarget / timeScale, tpotTarget / timeScale * 1000);
       out.flush();
@@ -265,9 +269,8 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       threads.add(Thread.ofVirtual().start(() -> {
         while (!stop.get()) {
           URI url = URI.create(replicas.get(Math.floorMod(next.getAndIncrement(), replicas.size())) + "/chat/completions");
-          boolean counted = measuring.get();
           Sample s = send(url, null, 0, Long.MAX_VALUE, open);
-          if (counted && measuring.get() && s.outcome().equals("ok")) {
+          if (measuring.get() && s.outcome().equals("ok")) {
             done.add(s);
           }
         }
@@ -283,15 +286,13 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     for (Thread t : threads) {
       t.join();
     }
-    // Requests that started before the window and ended inside it roughly balance those that
-    // started inside and ended after it; count those that both started and ended inside plus
-    // a correction would be finer, but the window is many request lengths long.
+    // Counted by completion time inside the window (the fleet was already saturated before it).
     long tokens = done.stream().mapToLong(Sample::tokens).sum();
     return new double[] {done.size() / elapsed, tokens / elapsed};
   }
 
   /** Open-loop Poisson arrivals at {@code rps} for stepSeconds, then grace, then cut what is left. */
-  private List<Sample> step(Target target, double rps) throws Exception {
+  private List<Sample> step(Target target, double rps, long[] window) throws Exception {
     SplittableRandom random = new SplittableRandom(seed ^ Double.doubleToLongBits(rps));
     ConcurrentLinkedQueue<Sample> done = new ConcurrentLinkedQueue<>();
     Set<InputStream> open = ConcurrentHashMap.newKeySet();
@@ -299,6 +300,8 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     long start = System.nanoTime();
     long end = start + TimeUnit.SECONDS.toNanos(stepSeconds);
     long cutAt = end + TimeUnit.SECONDS.toNanos(graceSeconds);
+    window[0] = start + TimeUnit.SECONDS.toNanos(Math.min(warmupSeconds, stepSeconds - 1));
+    window[1] = end;
     double t = start;
     while (true) {
       t += -Math.log(1 - random.nextDouble()) / rps * 1e9;
@@ -362,7 +365,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       }
       if (res.statusCode() != 200) {
         in.readAllBytes();
-        return new Sample(account, String.valueOf(res.statusCode()), -1, Double.NaN, 0);
+        return new Sample(account, String.valueOf(res.statusCode()), -1, Double.NaN, 0, System.nanoTime());
       }
       BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
       for (String line = reader.readLine(); line != null; line = reader.readLine()) {
@@ -375,7 +378,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         if (line.contains("\"error\"")) {
           // An error after a 200 (waited, then shed at the queue deadline; or an upstream failure).
           String outcome = line.contains("server_overloaded") ? "503" : line.contains("rate_limit") ? "429" : "error";
-          return new Sample(account, first < 0 ? outcome : "error", first < 0 ? -1 : first - t0, Double.NaN, chunks);
+          return new Sample(account, first < 0 ? outcome : "error", first < 0 ? -1 : first - t0, Double.NaN, chunks, System.nanoTime());
         }
         if (line.contains("\"content\":\"") && !line.contains("\"content\":\"\"")) {
           long now = System.nanoTime();
@@ -400,16 +403,16 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       int tokens = usageTokens >= 0 ? usageTokens : chunks;
       double tpot = chunks > 1 ? (double) (last - first) / (chunks - 1) : 0;
       if (first < 0) {
-        return new Sample(account, System.nanoTime() >= cutAt ? "cut" : "error", -1, Double.NaN, 0);
+        return new Sample(account, System.nanoTime() >= cutAt ? "cut" : "error", -1, Double.NaN, 0, System.nanoTime());
       }
-      return new Sample(account, "ok", first - t0, tpot, tokens);
+      return new Sample(account, "ok", first - t0, tpot, tokens, System.nanoTime());
     } catch (java.net.http.HttpTimeoutException e) {
-      return new Sample(account, "cut", cutAt - t0, Double.NaN, 0);
+      return new Sample(account, "cut", cutAt - t0, Double.NaN, 0, System.nanoTime());
     } catch (Exception e) {
       if (System.nanoTime() >= cutAt) {
-        return new Sample(account, "cut", first >= 0 ? first - t0 : cutAt - t0, Double.NaN, chunks);
+        return new Sample(account, "cut", first >= 0 ? first - t0 : cutAt - t0, Double.NaN, chunks, System.nanoTime());
       }
-      return new Sample(account, "error", -1, Double.NaN, 0);
+      return new Sample(account, "error", -1, Double.NaN, 0, System.nanoTime());
     } finally {
       if (in != null) {
         open.remove(in);
@@ -422,7 +425,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     }
   }
 
-  private Row summarize(String variant, double load, double rps, List<Sample> samples, double capacityTps) {
+  private Row summarize(String variant, double load, double rps, List<Sample> samples, double capacityTps, long[] window) {
     long ttftLimit = (long) (ttftTarget / timeScale * 1e9);
     double tpotLimit = tpotTarget / timeScale * 1e9;
     double[] goodByAccount = new double[ACCOUNTS];
@@ -439,7 +442,8 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       } else if (s.outcome().equals("error")) {
         errors++;
       }
-      if (s.outcome().equals("ok") && s.ttftNanos() <= ttftLimit && s.tpotNanos() <= tpotLimit) {
+      boolean inWindow = s.endNanos() >= window[0] && s.endNanos() < window[1];
+      if (inWindow && s.outcome().equals("ok") && s.ttftNanos() <= ttftLimit && s.tpotNanos() <= tpotLimit) {
         goodByAccount[s.account()] += s.tokens();
       }
       if (s.outcome().equals("ok") || s.outcome().equals("cut") && s.ttftNanos() >= 0) {
@@ -449,7 +453,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         }
       }
     }
-    double good = Arrays.stream(goodByAccount).sum() / stepSeconds;
+    double good = Arrays.stream(goodByAccount).sum() / ((window[1] - window[0]) / 1e9);
     double sum = 0;
     double squares = 0;
     for (int a = 1; a < ACCOUNTS; a++) {
