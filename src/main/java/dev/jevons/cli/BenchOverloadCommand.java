@@ -52,8 +52,8 @@ import picocli.CommandLine.Spec;
     name = "overload",
     mixinStandardHelpOptions = true,
     description = {
-      "Overload: 4 simulated replicas, 10 accounts (one sends half of all traffic), offered load in multiples of the",
-      "measured capacity; round-robin direct vs Jevons FIFO vs Jevons fair queueing. Targets are in simulated time",
+      "Benchmark overload: goodput, TTFT, shedding and fairness at 1x..10x of a simulated fleet's capacity.",
+      "4 simulated replicas, 10 accounts (one sends half of all traffic), offered load in multiples of the measured capacity; round-robin direct vs Jevons FIFO vs Jevons fair queueing. Targets are in simulated time",
       "(divided by --time-scale). The default profile 'small' lets 2 cores overload the fleet; 'h800' has 704 slots",
       "per replica, too many concurrent streams for a small machine."
     })
