@@ -117,6 +117,9 @@ public final class HttpApi {
         .host(config.host())
         .port(config.port())
         .maxPayloadSize(config.maxBodyBytes())
+        // The buffer of each streamed response (default 4 KB), held for the stream's whole life;
+        // SSE events are a few hundred bytes and flushed one by one, larger writes bypass it.
+        .writeBufferSize(1024)
         .connectionOptions(o -> o.readTimeout(Duration.ofMillis(config.clientReadTimeoutMillis())))
         // Helidon closes a connection that waits longer than this for its next request line; a
         // stall later in a request is ReadDeadlines' job.

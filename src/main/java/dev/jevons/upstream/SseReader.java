@@ -16,7 +16,8 @@ import org.jspecify.annotations.Nullable;
 public final class SseReader {
   private final InputStream in;
   private final int maxLineBytes;
-  private final byte[] buf = new byte[8192];
+  // Upstream events are a few hundred bytes; a bigger buffer would only hold heap per open stream.
+  private final byte[] buf = new byte[2048];
   private int pos;
   private int limit;
   private byte[] line = new byte[256];

@@ -55,6 +55,13 @@ public final class UpstreamClient implements AutoCloseable {
   private static final int MAX_MODELS_BODY_BYTES = 4 * 1024 * 1024;
   /** Idle keep-alive connections kept per upstream; busier moments open more, closed after use. */
   private static final int MAX_IDLE_CONNECTIONS_PER_UPSTREAM = 512;
+  /**
+   * Each connection's write buffer, allocated for its whole life (WebClient's default: 4 KB). It
+   * only gathers the request line and headers; a body larger than it is written straight to the
+   * socket. With thousands of open streams the default is ~4 KB of heap per stream for nothing
+   * (docs/BENCHMARKS.md, "Gateway overhead", memory).
+   */
+  private static final int WRITE_BUFFER_BYTES = 1024;
 
   private static final Header CONTENT_TYPE_JSON = HeaderValues.create(HeaderNames.CONTENT_TYPE, "application/json");
   private static final Header ACCEPT = HeaderValues.create(HeaderNames.ACCEPT, "application/json, text/event-stream");
@@ -181,6 +188,7 @@ public final class UpstreamClient implements AutoCloseable {
         // A 100-continue round trip before every body would add latency for nothing: the bodies
         // are small and the upstream reads them all.
         .sendExpectContinue(false)
+        .writeBufferSize(WRITE_BUFFER_BYTES)
         .socketOptions(
             SocketOptions.builder()
                 .connectTimeout(connectTimeout)
