@@ -69,6 +69,9 @@ class LedgerDurabilityTest {
     while (answeredPosts.size() < 300) {
       Thread.sleep(5);
     }
+    // A request in flight at the crash: its hold is committed and never settled by this node.
+    // (Without it, whether the crash catches a hold between reserve and post is a race.)
+    assertThat(ledger.reserve("in-flight-at-crash", "acct", HOLD, Duration.ofMinutes(1)).join().reserved()).isTrue();
     dieAfterNextCommit.set(true);
     for (Thread t : clients) {
       t.join();
