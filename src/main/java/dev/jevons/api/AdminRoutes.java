@@ -211,7 +211,7 @@ final class AdminRoutes {
     }
   }
 
-  private static String requiredText(ObjectNode body, String field) {
+  static String requiredText(ObjectNode body, String field) {
     String v = optionalText(body, field);
     if (v == null) {
       throw GatewayException.invalid(field, "Missing required parameter: '" + field + "'.");
@@ -219,7 +219,7 @@ final class AdminRoutes {
     return v;
   }
 
-  private static @Nullable String optionalText(ObjectNode body, String field) {
+  static @Nullable String optionalText(ObjectNode body, String field) {
     JsonNode v = body.get(field);
     if (v == null || v.isNull()) {
       return null;

@@ -8,6 +8,8 @@ import dev.jevons.accounts.NoSuchKeyException;
 import dev.jevons.billing.LedgerOverloadedException;
 import dev.jevons.billing.LedgerUnavailableException;
 import dev.jevons.gateway.ErrorKind;
+import dev.jevons.governor.Gate;
+import dev.jevons.governor.GateClosedException;
 import dev.jevons.gateway.GatewayException;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerResponse;
@@ -37,7 +39,7 @@ final class ErrorMapper {
       case REQUEST_TOO_LARGE -> 413;
       case INVALID_PARAMETERS -> 422;
       case RATE_LIMIT_EXCEEDED -> 429;
-      case SERVER_OVERLOADED -> 503;
+      case SERVER_OVERLOADED, RECHARGE_SUSPENDED, SIGNUPS_SUSPENDED -> 503;
       case UPSTREAM_ERROR -> 502;
       case UPSTREAM_TIMEOUT -> 504;
       case INTERNAL_ERROR -> 500;
@@ -48,6 +50,10 @@ final class ErrorMapper {
   static GatewayException classify(Throwable t) {
     if (t instanceof GatewayException g) {
       return g;
+    }
+    if (t instanceof GateClosedException closed) {
+      ErrorKind kind = closed.gate() == Gate.TOP_UPS ? ErrorKind.RECHARGE_SUSPENDED : ErrorKind.SIGNUPS_SUSPENDED;
+      return new GatewayException(kind, String.valueOf(closed.getMessage()), null, closed.retryAfter());
     }
     if (t instanceof NoSuchAccountException || t instanceof NoSuchKeyException) {
       return new GatewayException(ErrorKind.NOT_FOUND, t.getMessage() == null ? "not found" : t.getMessage());

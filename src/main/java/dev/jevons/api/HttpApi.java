@@ -11,6 +11,7 @@ import dev.jevons.billing.TopUps;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.Gateway;
+import dev.jevons.governor.Governor;
 import dev.jevons.gateway.GatewayException;
 import dev.jevons.gateway.GatewayMetrics;
 import dev.jevons.gateway.RequestRecord;
@@ -33,6 +34,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.security.SecureRandom;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -64,6 +66,7 @@ public final class HttpApi {
   private final BillingRoutes billing;
   private final AdminPriceRoutes adminPrices;
   private final TopUpRoutes topUps;
+  private final GovernorRoutes governor;
   private final Readiness readiness;
   private final ReadDeadlines deadlines;
   private final SecureRandom random = new SecureRandom();
@@ -77,7 +80,14 @@ public final class HttpApi {
       Ledger ledger,
       UsageLog usageLog,
       TopUps topUps,
-      @Nullable StripeSignature stripe) {}
+      @Nullable StripeSignature stripe,
+      Governor governor,
+      boolean governorAutomatic,
+      Signups signups,
+      Clock clock) {}
+
+  /** Self-serve sign-up as configured: off, or on with an optional welcome grant (nanos, 0 for none). */
+  public record Signups(boolean enabled, long grantNanos, Duration grantValidity) {}
 
   /** What the operational routes report. */
   public record Observability(GatewayMetrics metrics, PrometheusMeterRegistry prometheus, Readiness readiness) {}
@@ -104,7 +114,18 @@ public final class HttpApi {
     this.billing = new BillingRoutes(services.ledger(), services.usageLog(), accounts, dataPlane, admin, json);
     this.topUps =
         new TopUpRoutes(
-            services.topUps(), services.stripe(), accounts, dataPlane, admin, billing::balanceOf, json, config.maxBodyBytes(), deadlines);
+            services.topUps(), services.stripe(), services.governor(), accounts, dataPlane, admin, billing::balanceOf, json, config.maxBodyBytes(), deadlines);
+    Signups signups = services.signups();
+    this.governor =
+        new GovernorRoutes(
+            services.governor(),
+            services.governorAutomatic(),
+            new GovernorRoutes.SignupPolicy(signups.enabled(), signups.grantNanos(), signups.grantValidity()),
+            accounts,
+            services.ledger(),
+            admin,
+            json,
+            services.clock());
   }
 
   /** An action of a route; returns the HTTP status it sent. */
@@ -167,6 +188,11 @@ public final class HttpApi {
         .put("/admin/v1/prices/{+model}", (req, res) -> serve("admin", req, res, adminPrices::put))
         .post("/admin/v1/redemption-codes", (req, res) -> serve("admin", req, res, topUps::createCodes))
         .post("/v1/top-ups/redeem", (req, res) -> serve("top_up", req, res, topUps::redeem))
+        .get("/v1/status", (req, res) -> serve("status", req, res, governor::status))
+        .post("/v1/signups", (req, res) -> serve("signup", req, res, governor::signup))
+        .get("/admin/v1/governor", (req, res) -> serve("admin", req, res, governor::adminStatus))
+        .post("/admin/v1/governor/override", (req, res) -> serve("admin", req, res, governor::override))
+        .get("/admin/v1/governor/events", (req, res) -> serve("admin", req, res, governor::events))
         .post("/webhooks/stripe", (req, res) -> serve("webhook", req, res, topUps::stripeWebhook))
         .any((req, res) -> serve("unknown", req, res, this::notFound));
   }
@@ -294,6 +320,9 @@ public final class HttpApi {
         || path.startsWith("/admin/v1/prices")
         || path.equals("/admin/v1/redemption-codes")
         || path.equals("/v1/top-ups/redeem")
+        || path.equals("/v1/status")
+        || path.equals("/v1/signups")
+        || path.startsWith("/admin/v1/governor")
         || path.equals("/webhooks/stripe");
   }
 

@@ -14,6 +14,8 @@ import dev.jevons.billing.TopUps;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.GatewayException;
 import dev.jevons.gateway.RequestRecord;
+import dev.jevons.governor.Gate;
+import dev.jevons.governor.Governor;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
@@ -41,6 +43,7 @@ final class TopUpRoutes {
 
   private final TopUps topUps;
   private final @Nullable StripeSignature stripe;
+  private final Governor governor;
   private final Accounts accounts;
   private final DataPlaneRoutes dataPlane;
   private final AdminRoutes admin;
@@ -52,6 +55,7 @@ final class TopUpRoutes {
   TopUpRoutes(
       TopUps topUps,
       @Nullable StripeSignature stripe,
+      Governor governor,
       Accounts accounts,
       DataPlaneRoutes dataPlane,
       AdminRoutes admin,
@@ -61,6 +65,7 @@ final class TopUpRoutes {
       ReadDeadlines deadlines) {
     this.topUps = topUps;
     this.stripe = stripe;
+    this.governor = governor;
     this.accounts = accounts;
     this.dataPlane = dataPlane;
     this.admin = admin;
@@ -121,9 +126,14 @@ final class TopUpRoutes {
     return send(res, 201, out);
   }
 
-  /** {@code POST /v1/top-ups/redeem {"code"}}: credits the caller's account once per code. */
+  /**
+   * {@code POST /v1/top-ups/redeem {"code"}}: credits the caller's account once per code. Refused
+   * while the top-ups gate is closed, before the code is even looked at: a refused code stays
+   * unredeemed and works once the gate reopens.
+   */
   int redeem(ServerRequest req, ServerResponse res, RequestRecord rec) {
     Principal p = dataPlane.authenticate(req, rec);
+    governor.check(Gate.TOP_UPS);
     String accountId = p.account().id();
     ObjectNode body = admin.body(req);
     JsonNode code = body.get("code");

@@ -14,6 +14,14 @@ import dev.jevons.billing.StripeSignature;
 import dev.jevons.billing.TopUps;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.Gateway;
+import dev.jevons.billing.Money;
+import dev.jevons.governor.CapacityMonitor;
+import dev.jevons.governor.Gate;
+import dev.jevons.governor.Governor;
+import dev.jevons.governor.GovernorPolicy;
+import dev.jevons.scheduler.LoadSignals;
+import dev.jevons.store.SqlGovernorStore;
+import java.util.EnumMap;
 import dev.jevons.gateway.GatewayMetrics;
 import dev.jevons.scheduler.Admission;
 import dev.jevons.scheduler.FairQueue;
@@ -77,16 +85,24 @@ public final class JevonsApp implements AutoCloseable {
   private final UpstreamPool pool;
   private final Admission admission;
   private final @Nullable SimFleet fleet;
+  private final Governor governor;
+  private final CapacityMonitor capacity;
   private final WebServer server;
 
-  private JevonsApp(JevonsConfig config) {
+  /**
+   * {@code businessClock} is the calendar that prices, discount windows, the governor's dwell
+   * times and the demand history follow: the system clock in production, a compressed one in
+   * {@code jevons demo}. Request-level timing (queue deadlines, timeouts, ledger holds) always
+   * follows real time.
+   */
+  private JevonsApp(JevonsConfig config, Clock businessClock) {
     this.config = config;
     try {
       Clock clock = Clock.systemUTC();
       Database db = Database.open(config.store().url(), config.store().user(), config.store().password());
       toClose.add(db);
       this.accounts = new Accounts(new SqlAccountStore(db), clock, new SecureRandom());
-      this.prices = new PriceBook(new SqlPriceStore(db, clock), clock, new SecureRandom());
+      this.prices = new PriceBook(new SqlPriceStore(db, businessClock), businessClock, new SecureRandom());
       List<String> seeded = prices.seedIfUnpriced(DefaultPrices.deepSeek());
       if (!seeded.isEmpty()) {
         log.info("seeded default prices for {}", seeded);
@@ -154,7 +170,8 @@ public final class JevonsApp implements AutoCloseable {
       pool.start();
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-      GatewayMetrics metrics = new GatewayMetrics(registry, pool);
+      LoadSignals load = new LoadSignals();
+      GatewayMetrics metrics = new GatewayMetrics(registry, pool, load);
       JevonsConfig.Scheduler scheduling = config.scheduler();
       FairQueue queue = new FairQueue(System::nanoTime, scheduling.queueMaxTokens(), scheduling.queueMaxRequests());
       List<Replica> watched = new ArrayList<>();
@@ -171,11 +188,28 @@ public final class JevonsApp implements AutoCloseable {
               new Router.Settings(
                   Router.Policy.parse(scheduling.routing()), Map.of(), TimeUnit.MILLISECONDS.toNanos(scheduling.ttftTargetMillis()), 1_000));
       admission = new Admission(queue, pool::replicas, router, System::nanoTime);
-      ScheduledFuture<?> ticker = scheduler.scheduleAtFixedRate(admission::tick, 50, 50, TimeUnit.MILLISECONDS);
+      ScheduledFuture<?> ticker =
+          scheduler.scheduleAtFixedRate(
+              () -> {
+                admission.tick();
+                load.sampleOccupancy(pool.replicas(), System.nanoTime());
+              },
+              50,
+              50,
+              TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
       RateLimiter limiter = new LocalRateLimiter(System::nanoTime, 1_000_000, Duration.ofSeconds(1));
-      Biller biller = new Biller(prices, ledger, config.billing(), clock);
+      Biller biller = new Biller(prices, ledger, config.billing(), businessClock);
       Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, biller, config, System::nanoTime);
+      JevonsConfig.Governor governing = config.governor();
+      SqlGovernorStore governorStore = new SqlGovernorStore(db);
+      governor = new Governor(governorPolicy(governing), governorStore, businessClock);
+      capacity =
+          new CapacityMonitor(load, governorStore, businessClock, (int) Math.max(1, governing.windowMillis() / governing.intervalMillis()));
+      // The background thread that also refreshes prices: the governor's work is a few SQL calls.
+      priceRefresh.scheduleWithFixedDelay(
+          this::governorTick, governing.intervalMillis(), governing.intervalMillis(), TimeUnit.MILLISECONDS);
+      metrics.watchGovernor(governor);
       metrics.watchQueue(queue);
       metrics.watchRouting(router, scraper);
       HttpApi api =
@@ -191,7 +225,14 @@ public final class JevonsApp implements AutoCloseable {
                   new TopUps(new SqlTopUpStore(db), ledger, clock, new SecureRandom()),
                   config.stripe().webhookSecret() == null
                       ? null
-                      : new StripeSignature(config.stripe().webhookSecret(), clock, StripeSignature.DEFAULT_TOLERANCE)),
+                      : new StripeSignature(config.stripe().webhookSecret(), clock, StripeSignature.DEFAULT_TOLERANCE),
+                  governor,
+                  governing.enabled(),
+                  new HttpApi.Signups(
+                      config.signups().enabled(),
+                      Money.parse(config.signups().grant()).nanos(),
+                      Duration.ofDays(config.signups().grantDays())),
+                  businessClock),
               new HttpApi.Observability(metrics, registry, () -> notReady(db)),
               json,
               watchdog,
@@ -205,7 +246,44 @@ public final class JevonsApp implements AutoCloseable {
   }
 
   public static JevonsApp start(JevonsConfig config) {
-    return new JevonsApp(config);
+    return new JevonsApp(config, Clock.systemUTC());
+  }
+
+  /** Starts with prices and the governor on {@code businessClock} (see the constructor). */
+  public static JevonsApp start(JevonsConfig config, Clock businessClock) {
+    return new JevonsApp(config, businessClock);
+  }
+
+  static GovernorPolicy governorPolicy(JevonsConfig.Governor g) {
+    Map<Gate, String> messages = new EnumMap<>(Gate.class);
+    messages.put(Gate.TOP_UPS, g.topUpsMessage() == null ? GovernorPolicy.DEFAULT_TOP_UPS_MESSAGE : g.topUpsMessage());
+    messages.put(Gate.SIGNUPS, g.signupsMessage() == null ? GovernorPolicy.DEFAULT_SIGNUPS_MESSAGE : g.signupsMessage());
+    return new GovernorPolicy(
+        new GovernorPolicy.Thresholds(g.closeUtilization(), g.closeQueueWaitP95Millis(), g.closeShedRate(), g.closeRunwayDays()),
+        new GovernorPolicy.Thresholds(g.reopenUtilization(), g.reopenQueueWaitP95Millis(), g.reopenShedRate(), g.reopenRunwayDays()),
+        Duration.ofMillis(g.closeDwellMillis()),
+        Duration.ofMillis(g.reopenDwellMillis()),
+        Duration.ofMillis(g.manualRetryAfterMillis()),
+        messages);
+  }
+
+  /**
+   * Samples the capacity signals (always: they are shown and recorded as history) and, when the
+   * automatic policy is on, lets the governor judge them; takes other nodes' overrides either way.
+   */
+  private void governorTick() {
+    try {
+      governor.refreshOverrides();
+      var signals = capacity.sample();
+      if (config.governor().enabled()) {
+        governor.evaluate(signals);
+      } else {
+        governor.observe(signals);
+      }
+    } catch (RuntimeException e) {
+      // Fail safe: the gates stay as they are until the next tick.
+      log.warn("governor tick failed; gates unchanged: {}", e.getMessage());
+    }
   }
 
   private void refreshPrices() {
@@ -295,6 +373,10 @@ public final class JevonsApp implements AutoCloseable {
     } catch (Exception e) {
       log.warn("expiring overdue ledger holds failed; will retry", e);
     }
+  }
+
+  public Governor governor() {
+    return governor;
   }
 
   public PriceBook prices() {

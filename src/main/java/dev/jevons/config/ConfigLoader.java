@@ -75,6 +75,25 @@ public final class ConfigLoader {
               "rate_limits.key_concurrency",
               "billing.enabled",
               "billing.reservation_ttl_ms",
+              "governor.enabled",
+              "governor.interval_ms",
+              "governor.window_ms",
+              "governor.close_utilization",
+              "governor.reopen_utilization",
+              "governor.close_queue_wait_p95_ms",
+              "governor.reopen_queue_wait_p95_ms",
+              "governor.close_shed_rate",
+              "governor.reopen_shed_rate",
+              "governor.close_runway_days",
+              "governor.reopen_runway_days",
+              "governor.close_dwell_ms",
+              "governor.reopen_dwell_ms",
+              "governor.manual_retry_after_ms",
+              "governor.top_ups_message",
+              "governor.signups_message",
+              "signups.enabled",
+              "signups.grant",
+              "signups.grant_days",
               "sim.replicas",
               "sim.profile",
               "sim.models",
@@ -272,7 +291,63 @@ public final class ConfigLoader {
         problems.add("stripe.webhook_secret: must be 8 to 256 characters without whitespace (got " + webhookSecret.length() + " characters)");
       }
       return new JevonsConfig(
-          server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, billing, sim, new JevonsConfig.Stripe(webhookSecret));
+          server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, billing, sim, new JevonsConfig.Stripe(webhookSecret),
+          governor(), signups());
+    }
+
+    private JevonsConfig.Governor governor() {
+      JevonsConfig.Governor g =
+          new JevonsConfig.Governor(
+              bool(root, "governor.enabled", true),
+              integer(root, "governor.interval_ms", 5_000, 10, 3_600_000),
+              integer(root, "governor.window_ms", 60_000, 10, 86_400_000),
+              decimal(root, "governor.close_utilization", 0.90, 0, 1),
+              decimal(root, "governor.reopen_utilization", 0.75, 0, 1),
+              integer(root, "governor.close_queue_wait_p95_ms", 30_000, 1, 86_400_000),
+              integer(root, "governor.reopen_queue_wait_p95_ms", 5_000, 0, 86_400_000),
+              decimal(root, "governor.close_shed_rate", 0.05, 0, 1),
+              decimal(root, "governor.reopen_shed_rate", 0.01, 0, 1),
+              decimal(root, "governor.close_runway_days", 2, 0, 3650),
+              decimal(root, "governor.reopen_runway_days", 7, 0, 3650),
+              integer(root, "governor.close_dwell_ms", 600_000, 0, 30L * 86_400_000),
+              integer(root, "governor.reopen_dwell_ms", 1_800_000, 0, 30L * 86_400_000),
+              integer(root, "governor.manual_retry_after_ms", 3_600_000, 1_000, 30L * 86_400_000),
+              boundedText(root, "governor.top_ups_message"),
+              boundedText(root, "governor.signups_message"));
+      if (g.windowMillis() < g.intervalMillis()) {
+        problems.add("governor.window_ms: " + g.windowMillis() + " must be >= governor.interval_ms (" + g.intervalMillis() + ")");
+      }
+      if (!(g.reopenUtilization() < g.closeUtilization())) {
+        problems.add("governor.reopen_utilization: " + g.reopenUtilization() + " must be below governor.close_utilization (" + g.closeUtilization() + "), or the gates flap");
+      }
+      if (!(g.reopenQueueWaitP95Millis() < g.closeQueueWaitP95Millis())) {
+        problems.add("governor.reopen_queue_wait_p95_ms: " + g.reopenQueueWaitP95Millis() + " must be below governor.close_queue_wait_p95_ms (" + g.closeQueueWaitP95Millis() + "), or the gates flap");
+      }
+      if (!(g.reopenShedRate() < g.closeShedRate())) {
+        problems.add("governor.reopen_shed_rate: " + g.reopenShedRate() + " must be below governor.close_shed_rate (" + g.closeShedRate() + "), or the gates flap");
+      }
+      if (!(g.reopenRunwayDays() > g.closeRunwayDays())) {
+        problems.add("governor.reopen_runway_days: " + g.reopenRunwayDays() + " must exceed governor.close_runway_days (" + g.closeRunwayDays() + "), or the gates flap");
+      }
+      return g;
+    }
+
+    private JevonsConfig.Signups signups() {
+      String grant = string(root, "signups.grant", "0");
+      if (!grant.matches("\\d{1,9}(\\.\\d{1,9})?")) {
+        problems.add("signups.grant: '" + grant + "' must be a decimal amount such as \"1.00\" (at most 9 decimals), or \"0\" for none");
+        grant = "0";
+      }
+      return new JevonsConfig.Signups(bool(root, "signups.enabled", false), grant, integer(root, "signups.grant_days", 30, 1, 3650));
+    }
+
+    private @Nullable String boundedText(ObjectNode node, String key) {
+      String v = optString(node, key);
+      if (v != null && (v.isBlank() || v.length() > 500)) {
+        problems.add(key + ": must be 1 to 500 characters (got " + v.length() + ")");
+        return null;
+      }
+      return v;
     }
 
     private List<JevonsConfig.Upstream> upstreams() {

@@ -23,7 +23,9 @@ public record JevonsConfig(
     RateLimits rateLimits,
     Billing billing,
     Sim sim,
-    Stripe stripe) {
+    Stripe stripe,
+    Governor governor,
+    Signups signups) {
 
   public JevonsConfig {
     upstreams = List.copyOf(upstreams);
@@ -116,6 +118,37 @@ public record JevonsConfig(
    */
   public record Stripe(@Nullable String webhookSecret) {}
 
+  /**
+   * The demand governor (README, "Demand governor"). {@code enabled} false turns the automatic
+   * policy off (gates stay as operators set them; signals are still measured and shown).
+   * Thresholds: a gate closes after {@code closeDwellMillis} of pressure and reopens after
+   * {@code reopenDwellMillis} of relief; see {@code governor.GovernorPolicy} for the rules.
+   */
+  public record Governor(
+      boolean enabled,
+      long intervalMillis,
+      long windowMillis,
+      double closeUtilization,
+      double reopenUtilization,
+      long closeQueueWaitP95Millis,
+      long reopenQueueWaitP95Millis,
+      double closeShedRate,
+      double reopenShedRate,
+      double closeRunwayDays,
+      double reopenRunwayDays,
+      long closeDwellMillis,
+      long reopenDwellMillis,
+      long manualRetryAfterMillis,
+      @Nullable String topUpsMessage,
+      @Nullable String signupsMessage) {}
+
+  /**
+   * Self-serve sign-up ({@code POST /v1/signups}): off by default, because it lets anyone create
+   * an account; {@code grant} (a decimal string, "0" for none) is credited to each new account as
+   * granted balance that expires after {@code grantDays}.
+   */
+  public record Signups(boolean enabled, String grant, long grantDays) {}
+
   /** The built-in simulated replicas, started only when no upstream is configured. */
   public record Sim(int replicas, String profile, List<String> models, double timeScale) {
     public Sim {
@@ -180,6 +213,25 @@ public record JevonsConfig(
     out.put("rate_limits.key_concurrency", String.valueOf(rateLimits.keyConcurrentRequests()));
     out.put("billing.enabled", Boolean.toString(billing.enabled()));
     out.put("billing.reservation_ttl_ms", Long.toString(billing.reservationTtlMillis()));
+    out.put("governor.enabled", Boolean.toString(governor.enabled()));
+    out.put("governor.interval_ms", Long.toString(governor.intervalMillis()));
+    out.put("governor.window_ms", Long.toString(governor.windowMillis()));
+    out.put("governor.close_utilization", Double.toString(governor.closeUtilization()));
+    out.put("governor.reopen_utilization", Double.toString(governor.reopenUtilization()));
+    out.put("governor.close_queue_wait_p95_ms", Long.toString(governor.closeQueueWaitP95Millis()));
+    out.put("governor.reopen_queue_wait_p95_ms", Long.toString(governor.reopenQueueWaitP95Millis()));
+    out.put("governor.close_shed_rate", Double.toString(governor.closeShedRate()));
+    out.put("governor.reopen_shed_rate", Double.toString(governor.reopenShedRate()));
+    out.put("governor.close_runway_days", Double.toString(governor.closeRunwayDays()));
+    out.put("governor.reopen_runway_days", Double.toString(governor.reopenRunwayDays()));
+    out.put("governor.close_dwell_ms", Long.toString(governor.closeDwellMillis()));
+    out.put("governor.reopen_dwell_ms", Long.toString(governor.reopenDwellMillis()));
+    out.put("governor.manual_retry_after_ms", Long.toString(governor.manualRetryAfterMillis()));
+    out.put("governor.top_ups_message", governor.topUpsMessage() == null ? "(default)" : governor.topUpsMessage());
+    out.put("governor.signups_message", governor.signupsMessage() == null ? "(default)" : governor.signupsMessage());
+    out.put("signups.enabled", Boolean.toString(signups.enabled()));
+    out.put("signups.grant", signups.grant());
+    out.put("signups.grant_days", Long.toString(signups.grantDays()));
     if (usesSimulator()) {
       out.put("sim.replicas", Integer.toString(sim.replicas()));
       out.put("sim.profile", sim.profile());

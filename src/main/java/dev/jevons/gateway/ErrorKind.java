@@ -16,6 +16,8 @@ public enum ErrorKind {
   INVALID_PARAMETERS("invalid_parameters", "invalid_request_error"),
   RATE_LIMIT_EXCEEDED("rate_limit_exceeded", "rate_limit_error"),
   SERVER_OVERLOADED("server_overloaded", "server_error"),
+  RECHARGE_SUSPENDED("recharge_suspended", "server_error"),
+  SIGNUPS_SUSPENDED("signups_suspended", "server_error"),
   UPSTREAM_ERROR("upstream_error", "server_error"),
   UPSTREAM_TIMEOUT("upstream_timeout", "server_error"),
   INTERNAL_ERROR("internal_error", "server_error");

@@ -213,6 +213,7 @@ public final class Gateway {
             maxOutput,
             TimeUnit.MILLISECONDS.toNanos(scheduling.maxWaitMillis()),
             req.prefix());
+    metrics.admissionArrival();
     Admission.Result admitted = admission.enqueue(spec);
     if (admitted instanceof Admission.Refused refused) {
       metrics.shed(req.model(), refused.reason().startsWith("predicted wait") ? "predicted_wait" : "queue_full");
@@ -261,6 +262,10 @@ public final class Gateway {
         }
         case SHED, EXPIRED -> {
           metrics.shed(ticket.model(), state == Ticket.State.EXPIRED ? "deadline" : "displaced");
+          if (state == Ticket.State.EXPIRED) {
+            // It waited its whole deadline: that wait counts in the governor's p95 queue wait.
+            metrics.expiredInQueue(TimeUnit.MILLISECONDS.toNanos(scheduling.maxWaitMillis()));
+          }
           throw new GatewayException(
                 ErrorKind.SERVER_OVERLOADED,
                 "Jevons is at capacity for '" + ticket.model() + "': " + ticket.reason() + ".",

@@ -1,6 +1,11 @@
 package dev.jevons.gateway;
 
+import dev.jevons.governor.Gate;
+import dev.jevons.governor.Governor;
+import dev.jevons.governor.Mode;
+import dev.jevons.governor.Signals;
 import dev.jevons.scheduler.FairQueue;
+import dev.jevons.scheduler.LoadSignals;
 import dev.jevons.scheduler.Router;
 import dev.jevons.upstream.EngineLoad;
 import dev.jevons.upstream.MetricsScraper;
@@ -22,10 +27,13 @@ import org.jspecify.annotations.Nullable;
 public final class GatewayMetrics {
   private final MeterRegistry registry;
   private final UpstreamPool pool;
+  private final LoadSignals load;
 
-  public GatewayMetrics(MeterRegistry registry, UpstreamPool pool) {
+  /** {@code load} receives the admission events too, for the demand governor's signals. */
+  public GatewayMetrics(MeterRegistry registry, UpstreamPool pool, LoadSignals load) {
     this.registry = registry;
     this.pool = pool;
+    this.load = load;
     for (Replica r : pool.replicas()) {
       Gauge.builder("jevons.upstream.in_flight", r, Replica::inFlight)
           .description("Requests Jevons has in flight on the upstream")
@@ -85,7 +93,42 @@ public final class GatewayMetrics {
     }
   }
 
+  /** The governor's gates and the signals it judges them by. */
+  public void watchGovernor(Governor governor) {
+    for (Gate g : Gate.values()) {
+      Gauge.builder("jevons.governor.gate_open", governor, x -> x.isOpen(g) ? 1 : 0)
+          .description("1 while the gate is open, 0 while closed")
+          .tag("gate", g.id())
+          .register(registry);
+      Gauge.builder("jevons.governor.gate_forced", governor, x -> x.status(g).mode() == Mode.AUTO ? 0 : 1)
+          .description("1 while an operator overrides the gate")
+          .tag("gate", g.id())
+          .register(registry);
+    }
+    Gauge.builder("jevons.governor.utilization", governor, x -> x.lastSignals().map(Signals::utilization).orElse(Double.NaN))
+        .description("Busy share of the fleet's slots over the governor's window")
+        .register(registry);
+    Gauge.builder("jevons.governor.queue_wait_p95_seconds", governor, x -> x.lastSignals().map(s -> s.queueWaitP95Millis() / 1000).orElse(Double.NaN))
+        .register(registry);
+    Gauge.builder("jevons.governor.shed_rate", governor, x -> x.lastSignals().map(Signals::shedRate).orElse(Double.NaN))
+        .register(registry);
+    Gauge.builder("jevons.governor.runway_days", governor, x -> x.lastSignals().map(Signals::runwayDays).filter(Double::isFinite).orElse(Double.NaN))
+        .description("Days until the demand trend exceeds capacity; NaN while unbounded")
+        .register(registry);
+  }
+
+  /** A request reached admission (queued or about to be refused). */
+  void admissionArrival() {
+    load.arrived();
+  }
+
+  /** A request left the queue at its deadline, after waiting this long. */
+  void expiredInQueue(long waitedNanos) {
+    load.waited(waitedNanos);
+  }
+
   void shed(String model, String reason) {
+    load.shed();
     Counter.builder("jevons.shed")
         .description("Requests refused by admission control, by reason")
         .tag("model", modelLabel(model))
@@ -104,6 +147,7 @@ public final class GatewayMetrics {
   }
 
   void queueWait(String model, long nanos) {
+    load.waited(nanos);
     Timer.builder("jevons.queue.wait")
         .description("Time requests waited in the fair queue before dispatch")
         .tag("model", modelLabel(model))
