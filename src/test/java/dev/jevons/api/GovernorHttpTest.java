@@ -8,6 +8,11 @@ import dev.jevons.accounts.Account;
 import dev.jevons.billing.StripeSignature;
 import dev.jevons.cli.JevonsApp;
 import dev.jevons.config.ConfigLoader;
+import dev.jevons.governor.DemandHour;
+import dev.jevons.store.Database;
+import dev.jevons.store.SqlGovernorStore;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -201,6 +206,53 @@ class GovernorHttpTest {
     assertThat(refused.statusCode()).isEqualTo(503);
     assertThat(json.readTree(refused.body()).get("error").get("code").asText()).isEqualTo("signups_suspended");
     assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+  }
+
+  @Test
+  void an_off_peak_window_is_proposed_from_the_history_and_applied_with_one_call() throws Exception {
+    HttpResponse<String> tooEarly = get("/admin/v1/governor/proposals", app.adminToken());
+    assertThat(tooEarly.statusCode()).as(tooEarly.body()).isEqualTo(409);
+    assertThat(json.readTree(tooEarly.body()).get("error").get("message").asText()).contains("Not enough demand history");
+
+    // Three days of history, quiet from 18:00 to 02:00 UTC (a busy Asian daytime), busiest at 06:00.
+    try (Database db = Database.open("jdbc:sqlite:" + data.resolve("jevons.db"))) {
+      SqlGovernorStore store = new SqlGovernorStore(db);
+      Instant today = Instant.now().truncatedTo(ChronoUnit.DAYS);
+      for (int d = 4; d >= 2; d--) {
+        for (int h = 0; h < 24; h++) {
+          boolean quiet = h >= 18 || h < 2;
+          long requests = quiet ? 100 : (h == 6 ? 1500 : 1000);
+          store.addDemand(new DemandHour(today.minus(Duration.ofDays(d)).plus(Duration.ofHours(h)), requests, 0, requests * 20.0, 36_000));
+        }
+      }
+    }
+    HttpResponse<String> res = get("/admin/v1/governor/proposals", app.adminToken());
+    assertThat(res.statusCode()).as(res.body()).isEqualTo(200);
+    JsonNode p = json.readTree(res.body());
+    assertThat(p.get("start").asText()).isEqualTo("18:00");
+    assertThat(p.get("end").asText()).isEqualTo("02:00");
+    assertThat(p.get("discount_bp").asInt()).isBetween(500, 7500);
+    assertThat(p.get("expected_shift").asDouble()).isGreaterThanOrEqualTo(0.10);
+    assertThat(p.get("evidence").get("peak_hour").asText()).isEqualTo("06:00");
+    assertThat(p.get("evidence").get("hourly")).hasSize(24);
+    assertThat(p.get("summary").asText()).contains("18:00-02:00 UTC");
+
+    HttpResponse<String> applied = post("/admin/v1/governor/proposals/apply", app.adminToken(), p.get("apply").toString());
+    assertThat(applied.statusCode()).as(applied.body()).isEqualTo(200);
+    HttpResponse<String> chat = get("/admin/v1/prices/sim-chat", app.adminToken());
+    JsonNode windows = json.readTree(chat.body()).get("windows");
+    assertThat(windows).anySatisfy(w -> {
+      assertThat(w.get("start").asText()).isEqualTo("18:00");
+      assertThat(w.get("end").asText()).isEqualTo("02:00");
+      assertThat(w.get("discount_bp").asInt()).isEqualTo(p.get("discount_bp").asInt());
+    });
+
+    HttpResponse<String> unknownModel = post("/admin/v1/governor/proposals/apply", app.adminToken(),
+        "{\"start\":\"18:00\",\"end\":\"02:00\",\"discount_bp\":5000,\"models\":[\"nope\"]}");
+    assertThat(unknownModel.statusCode()).isEqualTo(400);
+    assertThat(json.readTree(unknownModel.body()).get("error").get("param").asText()).isEqualTo("models");
+    HttpResponse<String> badHours = get("/admin/v1/governor/proposals?hours=30", app.adminToken());
+    assertThat(badHours.statusCode()).isEqualTo(400);
   }
 
   @Test
