@@ -20,7 +20,7 @@ import net.jqwik.api.Provide;
  * remaining counts, retry-after exact, on random arrivals, estimates and settlements.
  */
 class RateLimiterPropertiesTest {
-  static final long W = LocalRateLimiter.WINDOW_NANOS;
+  static final long W = RateLimitRules.WINDOW_NANOS;
 
   record Step(long gapNanos, long estimateTokens, long actualTokens) {}
 
