@@ -5,7 +5,6 @@ import dev.jevons.scheduler.Limits;
 import dev.jevons.scheduler.RateLimitRules;
 import dev.jevons.scheduler.RateLimitRules.State;
 import dev.jevons.scheduler.RateLimiter;
-import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
@@ -188,7 +187,7 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
     try {
       r = redis.eval(ACQUIRE, ScriptOutputType.MULTI, keys.acquire(), args.toArray(String[]::new));
       answered();
-    } catch (RedisException e) {
+    } catch (RuntimeException e) {
       failed("acquire", e);
       return admitUnchecked();
     }
@@ -224,7 +223,7 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
     try {
       r = redis.eval(SNAPSHOT, ScriptOutputType.MULTI, new String[] {keys.accountMeter, keys.keyMeter}, args.toArray(String[]::new));
       answered();
-    } catch (RedisException e) {
+    } catch (RuntimeException e) {
       failed("snapshot", e);
       return Snapshot.NONE;
     }
@@ -273,10 +272,8 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
   private void renewLeasesQuietly() {
     try {
       renewLeases();
-    } catch (RedisException e) {
-      failed("renew", e);
     } catch (RuntimeException e) {
-      log.warn("renewing rate-limit leases failed", e);
+      failed("renew", e);
     }
   }
 
@@ -329,7 +326,11 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
     }
   }
 
-  private void failed(String operation, RedisException e) {
+  /**
+   * Any failure to get an answer (Lettuce's RedisException mostly, but also a client shut down
+   * under a request) counts: the caller fails open.
+   */
+  private void failed(String operation, RuntimeException e) {
     Counter.builder("jevons.rate_limiter.redis_errors")
         .description("Redis commands of the rate limiter that failed or timed out")
         .tag("operation", operation)
@@ -431,7 +432,7 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
       try {
         redis.eval(SETTLE, ScriptOutputType.INTEGER, meters.toArray(String[]::new), args.toArray(String[]::new));
         answered();
-      } catch (RedisException e) {
+      } catch (RuntimeException e) {
         failed("settle", e);
       }
     }
@@ -452,7 +453,7 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
       try {
         redis.eval(RELEASE, ScriptOutputType.INTEGER, inFlightSets().toArray(String[]::new), id);
         answered();
-      } catch (RedisException e) {
+      } catch (RuntimeException e) {
         failed("release", e);
       }
     }
