@@ -175,7 +175,7 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
     }
     Keys keys = new Keys(settings.keyPrefix(), who);
     String permitId = nodeId + ":" + permits.incrementAndGet();
-    List<String> args = new ArrayList<>(15);
+    List<String> args = new ArrayList<>(16);
     addNow(args);
     args.add(permitId);
     args.add(Long.toString(settings.lease().toMillis()));
