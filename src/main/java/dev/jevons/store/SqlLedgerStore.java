@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.function.Function;
 import javax.sql.DataSource;
@@ -225,17 +226,24 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   }
 
   @Override
-  public List<UsageRecord> between(String accountId, long fromMillis, long toMillis, int limit) {
+  public List<UsageRecord> between(String accountId, long fromMillis, long toMillis, UsageLog.@Nullable Position after, int limit) {
     // A plain read, outside a transaction: on SQLite a transaction would take the write lock the
     // ledger's writer needs.
     try (Connection c = database.dataSource().getConnection()) {
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT " + USAGE_COLUMNS + " FROM usage_records WHERE account_id = ? AND created_at >= ? AND created_at < ?"
+              + (after == null ? "" : " AND (created_at > ? OR (created_at = ? AND id > ?))")
               + " ORDER BY created_at, id LIMIT ?")) {
-        ps.setString(1, accountId);
-        ps.setLong(2, fromMillis);
-        ps.setLong(3, toMillis);
-        ps.setInt(4, limit);
+        int i = 1;
+        ps.setString(i++, accountId);
+        ps.setLong(i++, fromMillis);
+        ps.setLong(i++, toMillis);
+        if (after != null) {
+          ps.setLong(i++, after.createdAtMillis());
+          ps.setLong(i++, after.createdAtMillis());
+          ps.setString(i++, after.id());
+        }
+        ps.setInt(i, limit);
         List<UsageRecord> out = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
@@ -248,6 +256,20 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       }
     } catch (SQLException e) {
       throw new StoreException("cannot read usage records of " + accountId + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Optional<UsageLog.Position> position(String accountId, String id) {
+    try (Connection c = database.dataSource().getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT created_at FROM usage_records WHERE id = ? AND account_id = ?")) {
+      ps.setString(1, id);
+      ps.setString(2, accountId);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(new UsageLog.Position(rs.getLong(1), id)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot read usage record " + id + ": " + e.getMessage(), e);
     }
   }
 
