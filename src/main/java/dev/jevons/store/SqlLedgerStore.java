@@ -157,7 +157,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   public void write(Batch batch) {
     database.inTransaction("write a ledger batch", c -> {
       writeAccounts(c, batch.accounts());
-      insertRows(c, "ledger_grants (id, account_id, amount, remaining, expires_at, created_at)", 6, batch.newGrants(), (ps, i, g) -> {
+      batchInsert(c, "ledger_grants (id, account_id, amount, remaining, expires_at, created_at)", 6, batch.newGrants(), (ps, i, g) -> {
         ps.setString(i, g.id());
         ps.setString(i + 1, g.accountId());
         ps.setLong(i + 2, g.amountNanos());
@@ -169,7 +169,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         ps.setString(i, g.id());
         ps.setLong(i + 1, g.remainingNanos());
       });
-      insertRows(c, "ledger_reservations (" + RESERVATION_COLUMNS + ")", 10, batch.newReservations(), (ps, i, r) -> {
+      batchInsert(c, "ledger_reservations (" + RESERVATION_COLUMNS + ")", 10, batch.newReservations(), (ps, i, r) -> {
         ps.setString(i, r.id());
         ps.setString(i + 1, r.accountId());
         ps.setString(i + 2, stateCode(r.state()));
@@ -191,7 +191,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
             ps.setLong(i + 4, r.expiresAtMillis());
             ps.setLong(i + 5, r.updatedAtMillis());
           });
-      insertRows(c, "ledger_entries (" + ENTRY_COLUMNS + ")", 9, batch.entries(), (ps, i, e) -> {
+      batchInsert(c, "ledger_entries (" + ENTRY_COLUMNS + ")", 9, batch.entries(), (ps, i, e) -> {
         ps.setString(i, e.id());
         ps.setString(i + 1, e.accountId());
         ps.setLong(i + 2, e.accountVersion());
@@ -206,7 +206,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         }
         ps.setLong(i + 8, e.createdAtMillis());
       });
-      insertRows(c, "usage_records (" + USAGE_COLUMNS + ")", 13, batch.usage(), (ps, i, u) -> {
+      batchInsert(c, "usage_records (" + USAGE_COLUMNS + ")", 13, batch.usage(), (ps, i, u) -> {
         ps.setString(i, u.id());
         ps.setString(i + 1, u.accountId());
         ps.setString(i + 2, u.keyId());
@@ -338,8 +338,27 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
     void bind(PreparedStatement ps, int first, T row) throws SQLException;
   }
 
-  private static <T> int insertRows(Connection c, String tableAndColumns, int width, List<T> rows, RowBinder<T> binder) throws SQLException {
-    return insertRows(c, tableAndColumns, width, rows, "", binder);
+  /**
+   * Inserts {@code rows} with one single-row statement, prepared once and executed as a JDBC
+   * batch. Measured (docs/BENCHMARKS.md, ledger): multi-row VALUES statements of varying length
+   * made SQLite compile a new statement of up to 200 x width parameters for every chunk of every
+   * batch, 28% of the ledger writer's time; a single-row statement compiles once per batch and
+   * steps once per row. On PostgreSQL the driver's {@code reWriteBatchedInserts} turns the batch
+   * back into multi-row statements of a few fixed sizes, which the server keeps prepared.
+   * Update counts are not checked here (the driver may rewrite them away); only account writes,
+   * which detect conflicts by their counts, use {@link #insertRows}.
+   */
+  private static <T> void batchInsert(Connection c, String tableAndColumns, int width, List<T> rows, RowBinder<T> binder) throws SQLException {
+    if (rows.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + tableAndColumns + " VALUES (" + placeholders(width) + ")")) {
+      for (T row : rows) {
+        binder.bind(ps, 1, row);
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
   }
 
   /**
@@ -376,10 +395,11 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
     }
     row.append(')');
     int written = 0;
-    if (database.dialect() == Dialect.POSTGRESQL && !rows.isEmpty()) {
-      // One row per statement, pipelined as a JDBC batch: PostgreSQL then always finds each row by
-      // its key, where a join with a many-row VALUES list may be planned as a scan of a table whose
-      // statistics lag behind its growth.
+    if (!rows.isEmpty()) {
+      // One row per statement, as a JDBC batch. PostgreSQL then always finds each row by its key,
+      // where a join with a many-row VALUES list may be planned as a scan of a table whose
+      // statistics lag behind its growth; SQLite compiles one small statement per batch instead of
+      // a long one per chunk (see batchInsert).
       String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + row + ") AS v WHERE " + where;
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         for (T r : rows) {
@@ -389,16 +409,6 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         for (int count : ps.executeBatch()) {
           written += count;
         }
-      }
-      return written;
-    }
-    for (List<T> chunk : chunks(rows, ROWS_PER_STATEMENT)) {
-      String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + (row + ",").repeat(chunk.size() - 1) + row + ") AS v WHERE " + where;
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (int r = 0; r < chunk.size(); r++) {
-          binder.bind(ps, 1 + r * typeList.length, chunk.get(r));
-        }
-        written += ps.executeUpdate();
       }
     }
     return written;
