@@ -15,6 +15,7 @@
 #   STREAMS=5000 MAX_TOKENS=1000      memory run (STREAMS=0 skips it) on STREAMS_VARIANT (default: the first)
 #   JFR=1                             record a 30 s JFR profile of the first variant under wrk load
 #   PARTS="peak paced streams"        which parts to run
+#   PORT_BASE=18000                   ports used: PORT_BASE+100 (sim), +200.. (slow sims), +300 (nginx), +400.. (Jevons)
 # Results: a summary on stdout and in bench/out/summary.txt; raw wrk output and logs in bench/out/.
 #
 # Needs wrk (apt-get install wrk), optionally nginx; a JDK >= 21 (found like ./jevons does).
@@ -35,11 +36,13 @@ STREAMS="${STREAMS:-5000}"
 MAX_TOKENS="${MAX_TOKENS:-1000}"
 PARTS="${PARTS:-peak paced streams}"
 VARIANTS="${VARIANTS:-jevons=$here/target/jevons.jar}"
-SIM_PORT=18100
-SLOW_SIM_PORT=18200
+# PORT_BASE moves every port, so that two runs on one machine do not answer each other's requests.
+PORT_BASE="${PORT_BASE:-18000}"
+SIM_PORT=$((PORT_BASE + 100))
+SLOW_SIM_PORT=$((PORT_BASE + 200))
 SLOW_SIM_REPLICAS=8
-NGINX_PORT=18300
-JEVONS_PORT_BASE=18400
+NGINX_PORT=$((PORT_BASE + 300))
+JEVONS_PORT_BASE=$((PORT_BASE + 400))
 DEFAULT_BODY='{"model":"sim-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 BODY="${BODY:-$DEFAULT_BODY}"
 
