@@ -362,8 +362,9 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   }
 
   /**
-   * Multi-row INSERTs of up to {@value #ROWS_PER_STATEMENT} rows each: one statement execution per
-   * chunk instead of one per row, which is most of the cost of a batch on both databases.
+   * Multi-row INSERTs of up to {@value #ROWS_PER_STATEMENT} rows each, whose update count is
+   * exact on both databases; used only for new accounts (rare: an account's first operation),
+   * where the count detects another node's insert. Everything else uses {@link #batchInsert}.
    */
   private static <T> int insertRows(Connection c, String tableAndColumns, int width, List<T> rows, String suffix, RowBinder<T> binder)
       throws SQLException {
@@ -382,9 +383,10 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   }
 
   /**
-   * Multi-row UPDATEs: {@code UPDATE t SET ... FROM (VALUES ...) AS v WHERE ...}, which both
-   * databases accept (SQLite since 3.33); the VALUES columns are column1, column2, ... on both.
-   * Parameters are cast to {@code types} so PostgreSQL need not guess them.
+   * UPDATEs of the form {@code UPDATE t SET ... FROM (VALUES (...)) AS v WHERE ...}, one row per
+   * statement in a JDBC batch (both databases accept the form, SQLite since 3.33; the VALUES
+   * columns are column1, column2, ... on both). Parameters are cast to {@code types} so PostgreSQL
+   * need not guess them. Answers the rows written (exact: updates are not rewritten).
    */
   private <T> int updateRows(
       Connection c, String table, String set, String where, String types, List<T> rows, RowBinder<T> binder) throws SQLException {
