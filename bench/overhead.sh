@@ -7,10 +7,15 @@
 # Usage: bench/overhead.sh            (all three parts; see the variables below)
 #   DURATION=20 ROUNDS=3 CONNS=64     peak runs: wrk -c CONNS for DURATION s, ROUNDS interleaved rounds
 #   VARIANTS="base=/tmp/base/jevons.jar new=target/jevons.jar"
-#                                     compare several Jevons jars side by side in the same run
+#                                     compare several Jevons jars side by side in the same run; a
+#                                     variant may add environment variables after commas, e.g.
+#   VARIANTS="billing=target/jevons.jar nobilling=target/jevons.jar,JEVONS_BILLING_ENABLED=false"
+#                                     (ratios against the first variant are printed per round)
+#   BODY='{...}'                      the request (default: a small non-streaming chat request)
 #   STREAMS=5000 MAX_TOKENS=1000      memory run (STREAMS=0 skips it) on STREAMS_VARIANT (default: the first)
 #   JFR=1                             record a 30 s JFR profile of the first variant under wrk load
 #   PARTS="peak paced streams"        which parts to run
+#   PORT_BASE=18000                   ports used: PORT_BASE+100 (sim), +200.. (slow sims), +300 (nginx), +400.. (Jevons)
 # Results: a summary on stdout and in bench/out/summary.txt; raw wrk output and logs in bench/out/.
 #
 # Needs wrk (apt-get install wrk), optionally nginx; a JDK >= 21 (found like ./jevons does).
@@ -31,12 +36,15 @@ STREAMS="${STREAMS:-5000}"
 MAX_TOKENS="${MAX_TOKENS:-1000}"
 PARTS="${PARTS:-peak paced streams}"
 VARIANTS="${VARIANTS:-jevons=$here/target/jevons.jar}"
-SIM_PORT=18100
-SLOW_SIM_PORT=18200
+# PORT_BASE moves every port, so that two runs on one machine do not answer each other's requests.
+PORT_BASE="${PORT_BASE:-18000}"
+SIM_PORT=$((PORT_BASE + 100))
+SLOW_SIM_PORT=$((PORT_BASE + 200))
 SLOW_SIM_REPLICAS=8
-NGINX_PORT=18300
-JEVONS_PORT_BASE=18400
-BODY='{"model":"sim-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
+NGINX_PORT=$((PORT_BASE + 300))
+JEVONS_PORT_BASE=$((PORT_BASE + 400))
+DEFAULT_BODY='{"model":"sim-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
+BODY="${BODY:-$DEFAULT_BODY}"
 
 out="$here/bench/out"
 rm -rf "$out"
@@ -125,12 +133,14 @@ fi
 # start_jevons NAME JAR PORT UPSTREAM_ARGS... ; sets JEVONS_PID_<NAME> and KEY_<NAME>
 declare -A jpid jkey
 start_jevons() {
-  local name="$1" jar="$2" port="$3"; shift 3
+  local name="$1" spec="$2" port="$3"; shift 3
   local data="$work/data-$name"
+  local jar="${spec%%,*}" envs=()
+  if [[ "$spec" == *,* ]]; then IFS=',' read -r -a envs <<<"${spec#*,}"; fi
   mkdir -p "$data"
-  log "starting Jevons '$name' ($jar) on $port"
+  log "starting Jevons '$name' ($jar${envs[*]:+ with ${envs[*]}}) on $port"
   # Access log left ON, as in production; it goes to the log file like stderr would.
-  "$JAVA" ${JEVONS_JAVA_OPTS:-} -jar "$jar" serve --port "$port" --data "$data" "$@" >"$out/jevons-$name.log" 2>&1 &
+  env ${envs[@]+"${envs[@]}"} "$JAVA" ${JEVONS_JAVA_OPTS:-} -jar "$jar" serve --port "$port" --data "$data" "$@" >"$out/jevons-$name.log" 2>&1 &
   jpid[$name]=$!
   pids+=($!)
   wait_http "http://127.0.0.1:$port/health"
@@ -229,6 +239,11 @@ if [[ " $PARTS " == *" peak "* ]]; then
       echo
       # Ratios per round too, since the rounds of one target drift with the machine's load.
       awk -v n="$v" '$2 == "nginx" { g[$1] = $3 } $2 == n { j[$1] = $3 } END { for (r in j) if (g[r] > 0) printf "  round %s: %s/nginx = %.3f\n", r, n, j[r] / g[r] }' "$results" | sort
+    done
+    v0="${variant_names[0]}"
+    for v in "${variant_names[@]:1}"; do
+      printf 'ratio %s/%s = %.3f (medians)\n' "$v0" "$v" "$(echo "${med[$v0]} / ${med[$v]}" | bc -l)"
+      awk -v a="$v0" -v b="$v" '$2 == a { x[$1] = $3 } $2 == b { y[$1] = $3 } END { for (r in x) if (y[r] > 0) printf "  round %s: %s/%s = %.3f\n", r, a, b, x[r] / y[r] }' "$results" | sort
     done
   } >"$block"
   tee -a "$summary" <"$block"

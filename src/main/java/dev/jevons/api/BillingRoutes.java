@@ -173,9 +173,16 @@ final class BillingRoutes {
     if (!from.isBefore(to)) {
       throw GatewayException.invalid("from", "'from' must be before 'to'.");
     }
-    List<UsageRecord> rows = usage.between(accountId, from.toEpochMilli(), to.toEpochMilli(), MAX_USAGE_ROWS + 1);
-    boolean more = rows.size() > MAX_USAGE_ROWS;
-    List<UsageRecord> page = more ? rows.subList(0, MAX_USAGE_ROWS) : rows;
+    int limit = limitParam(req);
+    String afterId = req.query().first("after").orElse(null);
+    UsageLog.Position after = null;
+    if (afterId != null && !afterId.isBlank()) {
+      after = usage.position(accountId, afterId)
+          .orElseThrow(() -> GatewayException.invalid("after", "'after' must be the id of one of this account's usage records; got '" + afterId + "'."));
+    }
+    List<UsageRecord> rows = usage.between(accountId, from.toEpochMilli(), to.toEpochMilli(), after, limit + 1);
+    boolean more = rows.size() > limit;
+    List<UsageRecord> page = more ? rows.subList(0, limit) : rows;
     String accept = req.headers().first(HeaderNames.ACCEPT).orElse("");
     if (accept.contains("text/csv")) {
       StringBuilder csv = new StringBuilder(
@@ -217,6 +224,23 @@ final class BillingRoutes {
     }
     root.put("has_more", more);
     return send(res, 200, root);
+  }
+
+  /** {@code limit}: records per answer, 1 to 10,000 (the default). */
+  private static int limitParam(ServerRequest req) {
+    String v = req.query().first("limit").orElse(null);
+    if (v == null || v.isBlank()) {
+      return MAX_USAGE_ROWS;
+    }
+    try {
+      int limit = Integer.parseInt(v);
+      if (limit >= 1 && limit <= MAX_USAGE_ROWS) {
+        return limit;
+      }
+    } catch (NumberFormatException e) {
+      // answered below
+    }
+    throw GatewayException.invalid("limit", "'limit' must be a whole number from 1 to " + MAX_USAGE_ROWS + "; got '" + v + "'.");
   }
 
   /** Quotes a CSV field when it holds a comma, a quote or a line break. */

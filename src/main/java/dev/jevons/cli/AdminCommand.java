@@ -29,10 +29,10 @@ import picocli.CommandLine.ParentCommand;
 @Command(
     name = "admin",
     mixinStandardHelpOptions = true,
-    description = "Manage accounts, API keys, prices, credits, codes and the governor of a running Jevons through its admin API.",
+    description = "Manage accounts, API keys, prices, credits, codes, usage and the governor of a running Jevons through its admin API.",
     subcommands = {
       AdminCommand.Accounts.class, AdminCommand.Keys.class, AdminCommand.Credits.class, AdminCommand.Prices.class, AdminCommand.Codes.class,
-      AdminGovernorCommand.class})
+      AdminUsageCommand.class, AdminGovernorCommand.class})
 public final class AdminCommand implements Runnable {
   @Option(names = "--url", defaultValue = "${env:JEVONS_URL:-http://127.0.0.1:8080}", description = "Jevons base URL (default $JEVONS_URL or ${DEFAULT-VALUE}).")
   String url = "http://127.0.0.1:8080";

@@ -102,6 +102,8 @@ public final class ConfigLoader {
               "signups.enabled",
               "signups.grant",
               "signups.grant_days",
+              "billing.stream_initial_hold_tokens",
+              "billing.stream_extension_tokens",
               "sim.replicas",
               "sim.profile",
               "sim.models",
@@ -279,7 +281,11 @@ public final class ConfigLoader {
               optInt(root, "rate_limits.key_concurrency", 1, 1_000_000));
       JevonsConfig.Redis redis = redis();
       JevonsConfig.Billing billing =
-          new JevonsConfig.Billing(bool(root, "billing.enabled", true), integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000));
+          new JevonsConfig.Billing(
+              bool(root, "billing.enabled", true),
+              integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000),
+              integer(root, "billing.stream_initial_hold_tokens", 1_024, 1, 1L << 20),
+              integer(root, "billing.stream_extension_tokens", 1_024, 1, 1L << 20));
       if (billing.enabled() && billing.reservationTtlMillis() <= scheduler.maxWaitMillis() + policy.firstByteTimeoutMillis()) {
         problems.add(
             "billing.reservation_ttl_ms: " + billing.reservationTtlMillis() + " must exceed scheduler.max_wait_ms + upstream.first_byte_timeout_ms ("

@@ -109,9 +109,12 @@ public record JevonsConfig(
 
   /**
    * Prepaid billing. Off, nothing is priced or held (a private deployment); on, every request
-   * holds its maximum cost on the ledger first and pays for what it used.
+   * holds its cost on the ledger first and pays for what it used. A non-streaming request holds
+   * its whole output budget; a stream holds its prompt and its first {@code
+   * streamInitialHoldTokens} output tokens, then extends the hold by {@code streamExtensionTokens}
+   * at a time while funds last (docs/decisions.md, "Long streams").
    */
-  public record Billing(boolean enabled, long reservationTtlMillis) {}
+  public record Billing(boolean enabled, long reservationTtlMillis, long streamInitialHoldTokens, long streamExtensionTokens) {}
 
   /**
    * The Stripe payment webhook. Without {@code webhookSecret} the webhook endpoint answers that it
@@ -258,6 +261,8 @@ public record JevonsConfig(
     out.put("signups.enabled", Boolean.toString(signups.enabled()));
     out.put("signups.grant", signups.grant());
     out.put("signups.grant_days", Long.toString(signups.grantDays()));
+    out.put("billing.stream_initial_hold_tokens", Long.toString(billing.streamInitialHoldTokens()));
+    out.put("billing.stream_extension_tokens", Long.toString(billing.streamExtensionTokens()));
     if (usesSimulator()) {
       out.put("sim.replicas", Integer.toString(sim.replicas()));
       out.put("sim.profile", sim.profile());

@@ -39,7 +39,13 @@ public final class Biller {
     return config.enabled() && prices != null && ledger != null;
   }
 
-  Charge open(CompletionRequest req, long maxOutputTokens, String accountId, String keyId, RequestRecord rec) {
+  /**
+   * Quotes and holds. A non-streaming request holds its whole output budget ({@code
+   * outputBudgetTokens}): its answer cannot be cut short and still be delivered. A stream holds
+   * only its first {@code billing.stream_initial_hold_tokens} output tokens and grows the hold as
+   * it goes ({@link Charge#cover}).
+   */
+  Charge open(CompletionRequest req, long outputBudgetTokens, String accountId, String keyId, RequestRecord rec) {
     String requestId = rec.requestId();
     if (!enabled()) {
       return Charge.NONE;
@@ -54,7 +60,8 @@ public final class Biller {
                 "model",
                 null));
     long promptBound = req.promptTokensUpperBound();
-    Money hold = quote.cost(0, promptBound, maxOutputTokens);
+    long heldOutputTokens = req.stream() ? Math.min(outputBudgetTokens, config.streamInitialHoldTokens()) : outputBudgetTokens;
+    Money hold = quote.cost(0, promptBound, heldOutputTokens);
     if (hold.nanos() == 0) {
       // A free model (price 0, or a 100% discount window): nothing to hold, nothing to charge.
       return Charge.NONE;
@@ -79,18 +86,31 @@ public final class Biller {
       throw unavailable("no answer within " + RESERVE_TIMEOUT_SECONDS + " s");
     }
     if (!r.reserved()) {
+      boolean partial = heldOutputTokens < outputBudgetTokens;
+      String needs = partial
+          ? "this stream needs " + hold + " " + Money.CURRENCY + " to start (at most " + promptBound + " prompt tokens at "
+              + quote.prices().inputCacheMiss() + " and its first " + heldOutputTokens + " output tokens at "
+          : "this request may cost up to " + hold + " " + Money.CURRENCY + " (at most " + promptBound + " prompt tokens at "
+              + quote.prices().inputCacheMiss() + " and " + heldOutputTokens + " output tokens at ";
+      String advice = partial
+          ? ". Top up to continue."
+          : req.stream() || outputBudgetTokens <= config.streamInitialHoldTokens()
+              ? ". Top up, or lower max_tokens."
+              : ". Top up, lower max_tokens, or stream the answer (a stream holds only its first "
+                  + config.streamInitialHoldTokens() + " output tokens and extends its hold as it goes).";
       throw new GatewayException(
           ErrorKind.INSUFFICIENT_BALANCE,
-          "Insufficient balance: this request may cost up to " + hold + " " + Money.CURRENCY + " (at most " + promptBound
-              + " prompt tokens at " + quote.prices().inputCacheMiss() + " and " + maxOutputTokens + " output tokens at "
-              + quote.prices().output() + " per 1M tokens"
+          "Insufficient balance: " + needs + quote.prices().output() + " per 1M tokens"
               + (quote.discountBp() > 0 ? ", " + quote.discountBp() / 100.0 + "% off" : "")
-              + "); the available balance is " + Money.ofNanos(r.availableNanos()) + " " + Money.CURRENCY
-              + ". Top up, or lower max_tokens.",
+              + "); the available balance is " + Money.ofNanos(r.availableNanos()) + " " + Money.CURRENCY + advice,
           null,
           null);
     }
-    return new Charge(ledger, quote, requestId, r.heldNanos(), accountId, keyId, rec.startNanos());
+    Charge.Hold size =
+        new Charge.Hold(
+            r.heldNanos(), promptBound, heldOutputTokens, outputBudgetTokens, config.streamExtensionTokens(),
+            Duration.ofMillis(config.reservationTtlMillis()));
+    return new Charge(ledger, quote, requestId, accountId, keyId, rec.startNanos(), size);
   }
 
   /** A hold that commits after its request gave up waiting is released as soon as it exists. */

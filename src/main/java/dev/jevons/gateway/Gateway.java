@@ -48,7 +48,10 @@ import org.slf4j.LoggerFactory;
  * the client sees a usage chunk only when it asked ({@code stream_options.include_usage}), and
  * then exactly one, last, as OpenAI sends it. (3) Usage is the upstream's report when it made one,
  * otherwise what was delivered: one token per content-bearing chunk, the prompt estimated from its
- * characters (docs/decisions.md). Concurrency: one virtual thread per request reads the upstream
+ * characters (docs/decisions.md). (4) With billing on, no output token is written before the
+ * request's ledger hold covers it ({@link Charge#cover}); a stream whose hold cannot grow ends with
+ * an {@code insufficient_balance} error event, the usage chunk if asked, and {@code [DONE]}, and is
+ * charged for what it delivered. Concurrency: one virtual thread per request reads the upstream
  * and writes the client, so events are relayed one at a time with no buffering beyond one SSE
  * line; a shared {@link Watchdog} enforces the first-byte and idle timeouts by closing the upstream
  * body, which unblocks the read. A client that goes away makes the next write fail; the upstream
@@ -466,6 +469,7 @@ public final class Gateway {
     String failure = null;
     ErrorKind failureKind = ErrorKind.UPSTREAM_ERROR;
     boolean done = false;
+    Charge.Coverage coverage = Charge.Coverage.COVERED;
     long idleNanos = millis(policy.idleTimeoutMillis());
     try {
       while (true) {
@@ -480,6 +484,14 @@ public final class Gateway {
         if (node.has("error")) {
           failure = "the inference server reported an error: " + node.path("error").path("message").asText("unknown");
           break;
+        }
+        long chunkTokens = StreamState.contentTokens((ObjectNode) node);
+        if (chunkTokens > 0) {
+          // No token reaches the client unless the hold already covers it.
+          coverage = charge.cover(state.deliveredTokens() + chunkTokens);
+          if (coverage != Charge.Coverage.COVERED) {
+            break;
+          }
         }
         byte[] chunk = state.process((ObjectNode) node, data);
         if (chunk != null) {
@@ -516,7 +528,24 @@ public final class Gateway {
         metrics.upstreamFailure(replica, kind.name().toLowerCase());
         writeEvent(out, errorEvent(failureKind, "The stream was cut short: " + failure + "."));
       }
+      if (coverage == Charge.Coverage.INSUFFICIENT) {
+        // Returning closes the upstream body, which cancels the generation.
+        rec.outcome("insufficient_balance");
+        metrics.streamEndedUnpaid(req.model());
+        writeEvent(out, errorEvent(ErrorKind.INSUFFICIENT_BALANCE,
+            "Insufficient balance: the stream was ended after " + state.deliveredTokens()
+                + " output tokens, all that the available balance pays for; they are billed. Top up to continue."));
+      } else if (coverage == Charge.Coverage.UNAVAILABLE) {
+        rec.outcome("billing_failed");
+        writeEvent(out, errorEvent(ErrorKind.SERVER_OVERLOADED,
+            "Billing is temporarily unavailable, so the stream was ended after " + state.deliveredTokens() + " output tokens."));
+      }
       rec.usage(state.usage(!done));
+      if (done && rec.usage().completionTokens() > charge.heldOutputTokens()) {
+        // The upstream reports more tokens than chunks (several tokens in one chunk): bill them if
+        // the account can pay; if it cannot, they were delivered and are charged at most the hold.
+        charge.coverDelivered(rec.usage().completionTokens());
+      }
       // The charge is durable before the stream's last byte leaves; a stream whose charge could
       // not be recorded does not end as a success.
       if (!charge.settle(rec.usage(), rec)) {
@@ -537,6 +566,8 @@ public final class Gateway {
         charge.settle(rec.usage(), rec);
       }
       log.debug("client went away during a stream from {}", replica.name());
+    } finally {
+      metrics.holdExtensions(req.model(), charge.extensions());
     }
   }
 

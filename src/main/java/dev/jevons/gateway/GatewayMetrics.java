@@ -146,6 +146,24 @@ public final class GatewayMetrics {
         .increment();
   }
 
+  void holdExtensions(String model, int extensions) {
+    if (extensions > 0) {
+      Counter.builder("jevons.billing.hold_extensions")
+          .description("Extensions of streams' ledger holds that committed")
+          .tag("model", modelLabel(model))
+          .register(registry)
+          .increment(extensions);
+    }
+  }
+
+  void streamEndedUnpaid(String model) {
+    Counter.builder("jevons.billing.streams_ended_insufficient")
+        .description("Streams ended with insufficient_balance because their hold could not be extended")
+        .tag("model", modelLabel(model))
+        .register(registry)
+        .increment();
+  }
+
   void queueWait(String model, long nanos) {
     load.waited(nanos);
     Timer.builder("jevons.queue.wait")

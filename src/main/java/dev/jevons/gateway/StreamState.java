@@ -29,6 +29,27 @@ final class StreamState {
   }
 
   /**
+   * The output tokens a chunk delivers: one per content-bearing choice (OpenAI-compatible servers
+   * send one token per chunk and choice; docs/decisions.md).
+   */
+  static long contentTokens(ObjectNode node) {
+    JsonNode choices = node.get("choices");
+    if (choices == null) {
+      return 0;
+    }
+    long tokens = 0;
+    for (JsonNode c : choices) {
+      if (!c.path("delta").path("content").asText("").isEmpty()
+          || !c.path("delta").path("reasoning_content").asText("").isEmpty()
+          || !c.path("text").asText("").isEmpty()
+          || c.path("delta").has("tool_calls")) {
+        tokens++;
+      }
+    }
+    return tokens;
+  }
+
+  /**
    * Returns the bytes to send for this upstream chunk, or null when it is the upstream's usage
    * chunk (Jevons sends its own at the end, only if the client asked).
    */
@@ -46,16 +67,7 @@ final class StreamState {
     if ((choices == null || choices.isEmpty()) && hasUsage) {
       return null;
     }
-    if (choices != null) {
-      for (JsonNode c : choices) {
-        if (!c.path("delta").path("content").asText("").isEmpty()
-            || !c.path("delta").path("reasoning_content").asText("").isEmpty()
-            || !c.path("text").asText("").isEmpty()
-            || c.path("delta").has("tool_calls")) {
-          deliveredTokens++;
-        }
-      }
-    }
+    deliveredTokens += contentTokens(node);
     if (req.includeUsage()) {
       if (usage != null && usage.isNull()) {
         return raw.getBytes(StandardCharsets.UTF_8);

@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.function.Function;
 import javax.sql.DataSource;
@@ -156,7 +157,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   public void write(Batch batch) {
     database.inTransaction("write a ledger batch", c -> {
       writeAccounts(c, batch.accounts());
-      insertRows(c, "ledger_grants (id, account_id, amount, remaining, expires_at, created_at)", 6, batch.newGrants(), (ps, i, g) -> {
+      batchInsert(c, "ledger_grants (id, account_id, amount, remaining, expires_at, created_at)", 6, batch.newGrants(), (ps, i, g) -> {
         ps.setString(i, g.id());
         ps.setString(i + 1, g.accountId());
         ps.setLong(i + 2, g.amountNanos());
@@ -168,7 +169,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         ps.setString(i, g.id());
         ps.setLong(i + 1, g.remainingNanos());
       });
-      insertRows(c, "ledger_reservations (" + RESERVATION_COLUMNS + ")", 10, batch.newReservations(), (ps, i, r) -> {
+      batchInsert(c, "ledger_reservations (" + RESERVATION_COLUMNS + ")", 10, batch.newReservations(), (ps, i, r) -> {
         ps.setString(i, r.id());
         ps.setString(i + 1, r.accountId());
         ps.setString(i + 2, stateCode(r.state()));
@@ -190,7 +191,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
             ps.setLong(i + 4, r.expiresAtMillis());
             ps.setLong(i + 5, r.updatedAtMillis());
           });
-      insertRows(c, "ledger_entries (" + ENTRY_COLUMNS + ")", 9, batch.entries(), (ps, i, e) -> {
+      batchInsert(c, "ledger_entries (" + ENTRY_COLUMNS + ")", 9, batch.entries(), (ps, i, e) -> {
         ps.setString(i, e.id());
         ps.setString(i + 1, e.accountId());
         ps.setLong(i + 2, e.accountVersion());
@@ -205,7 +206,7 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         }
         ps.setLong(i + 8, e.createdAtMillis());
       });
-      insertRows(c, "usage_records (" + USAGE_COLUMNS + ")", 13, batch.usage(), (ps, i, u) -> {
+      batchInsert(c, "usage_records (" + USAGE_COLUMNS + ")", 13, batch.usage(), (ps, i, u) -> {
         ps.setString(i, u.id());
         ps.setString(i + 1, u.accountId());
         ps.setString(i + 2, u.keyId());
@@ -225,17 +226,24 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   }
 
   @Override
-  public List<UsageRecord> between(String accountId, long fromMillis, long toMillis, int limit) {
+  public List<UsageRecord> between(String accountId, long fromMillis, long toMillis, UsageLog.@Nullable Position after, int limit) {
     // A plain read, outside a transaction: on SQLite a transaction would take the write lock the
     // ledger's writer needs.
     try (Connection c = database.dataSource().getConnection()) {
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT " + USAGE_COLUMNS + " FROM usage_records WHERE account_id = ? AND created_at >= ? AND created_at < ?"
+              + (after == null ? "" : " AND (created_at > ? OR (created_at = ? AND id > ?))")
               + " ORDER BY created_at, id LIMIT ?")) {
-        ps.setString(1, accountId);
-        ps.setLong(2, fromMillis);
-        ps.setLong(3, toMillis);
-        ps.setInt(4, limit);
+        int i = 1;
+        ps.setString(i++, accountId);
+        ps.setLong(i++, fromMillis);
+        ps.setLong(i++, toMillis);
+        if (after != null) {
+          ps.setLong(i++, after.createdAtMillis());
+          ps.setLong(i++, after.createdAtMillis());
+          ps.setString(i++, after.id());
+        }
+        ps.setInt(i, limit);
         List<UsageRecord> out = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
@@ -248,6 +256,20 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       }
     } catch (SQLException e) {
       throw new StoreException("cannot read usage records of " + accountId + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Optional<UsageLog.Position> position(String accountId, String id) {
+    try (Connection c = database.dataSource().getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT created_at FROM usage_records WHERE id = ? AND account_id = ?")) {
+      ps.setString(1, id);
+      ps.setString(2, accountId);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(new UsageLog.Position(rs.getLong(1), id)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot read usage record " + id + ": " + e.getMessage(), e);
     }
   }
 
@@ -316,13 +338,33 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
     void bind(PreparedStatement ps, int first, T row) throws SQLException;
   }
 
-  private static <T> int insertRows(Connection c, String tableAndColumns, int width, List<T> rows, RowBinder<T> binder) throws SQLException {
-    return insertRows(c, tableAndColumns, width, rows, "", binder);
+  /**
+   * Inserts {@code rows} with one single-row statement, prepared once and executed as a JDBC
+   * batch. Measured (docs/BENCHMARKS.md, ledger): multi-row VALUES statements of varying length
+   * made SQLite compile a new statement of up to 200 x width parameters for every chunk of every
+   * batch, 28% of the ledger writer's time; a single-row statement compiles once per batch and
+   * steps once per row. On PostgreSQL the driver's {@code reWriteBatchedInserts} turns the batch
+   * back into multi-row statements of a few fixed sizes, which the server keeps prepared.
+   * Update counts are not checked here (the driver may rewrite them away); only account writes,
+   * which detect conflicts by their counts, use {@link #insertRows}.
+   */
+  private static <T> void batchInsert(Connection c, String tableAndColumns, int width, List<T> rows, RowBinder<T> binder) throws SQLException {
+    if (rows.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + tableAndColumns + " VALUES (" + placeholders(width) + ")")) {
+      for (T row : rows) {
+        binder.bind(ps, 1, row);
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
   }
 
   /**
-   * Multi-row INSERTs of up to {@value #ROWS_PER_STATEMENT} rows each: one statement execution per
-   * chunk instead of one per row, which is most of the cost of a batch on both databases.
+   * Multi-row INSERTs of up to {@value #ROWS_PER_STATEMENT} rows each, whose update count is
+   * exact on both databases; used only for new accounts (rare: an account's first operation),
+   * where the count detects another node's insert. Everything else uses {@link #batchInsert}.
    */
   private static <T> int insertRows(Connection c, String tableAndColumns, int width, List<T> rows, String suffix, RowBinder<T> binder)
       throws SQLException {
@@ -341,9 +383,10 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   }
 
   /**
-   * Multi-row UPDATEs: {@code UPDATE t SET ... FROM (VALUES ...) AS v WHERE ...}, which both
-   * databases accept (SQLite since 3.33); the VALUES columns are column1, column2, ... on both.
-   * Parameters are cast to {@code types} so PostgreSQL need not guess them.
+   * UPDATEs of the form {@code UPDATE t SET ... FROM (VALUES (...)) AS v WHERE ...}, one row per
+   * statement in a JDBC batch (both databases accept the form, SQLite since 3.33; the VALUES
+   * columns are column1, column2, ... on both). Parameters are cast to {@code types} so PostgreSQL
+   * need not guess them. Answers the rows written (exact: updates are not rewritten).
    */
   private <T> int updateRows(
       Connection c, String table, String set, String where, String types, List<T> rows, RowBinder<T> binder) throws SQLException {
@@ -354,10 +397,11 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
     }
     row.append(')');
     int written = 0;
-    if (database.dialect() == Dialect.POSTGRESQL && !rows.isEmpty()) {
-      // One row per statement, pipelined as a JDBC batch: PostgreSQL then always finds each row by
-      // its key, where a join with a many-row VALUES list may be planned as a scan of a table whose
-      // statistics lag behind its growth.
+    if (!rows.isEmpty()) {
+      // One row per statement, as a JDBC batch. PostgreSQL then always finds each row by its key,
+      // where a join with a many-row VALUES list may be planned as a scan of a table whose
+      // statistics lag behind its growth; SQLite compiles one small statement per batch instead of
+      // a long one per chunk (see batchInsert).
       String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + row + ") AS v WHERE " + where;
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         for (T r : rows) {
@@ -367,16 +411,6 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         for (int count : ps.executeBatch()) {
           written += count;
         }
-      }
-      return written;
-    }
-    for (List<T> chunk : chunks(rows, ROWS_PER_STATEMENT)) {
-      String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + (row + ",").repeat(chunk.size() - 1) + row + ") AS v WHERE " + where;
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (int r = 0; r < chunk.size(); r++) {
-          binder.bind(ps, 1 + r * typeList.length, chunk.get(r));
-        }
-        written += ps.executeUpdate();
       }
     }
     return written;

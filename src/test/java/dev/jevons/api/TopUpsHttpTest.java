@@ -6,8 +6,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.accounts.Account;
 import dev.jevons.billing.StripeSignature;
+import dev.jevons.billing.TopUpStore;
 import dev.jevons.cli.JevonsApp;
 import dev.jevons.config.ConfigLoader;
+import dev.jevons.store.Database;
+import dev.jevons.store.SqlTopUpStore;
 import java.math.BigDecimal;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,9 +18,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -136,13 +142,31 @@ class TopUpsHttpTest {
   }
 
   @Test
-  void an_expired_code_is_refused() throws Exception {
-    // Creation refuses a past expiry, so this pins that; a code that expires later is the store's
-    // expires_at check in TopUps.redeem.
+  void a_code_cannot_be_created_already_expired() throws Exception {
     HttpResponse<String> res = send("/admin/v1/redemption-codes", app.adminToken(),
         "{\"amount\":\"1.00\",\"count\":1,\"expires_at\":\"2020-01-01T00:00:00Z\"}");
     assertThat(res.statusCode()).isEqualTo(400);
     assertThat(error(res).get("message").asText()).contains("passed");
+  }
+
+  @Test
+  void an_expired_code_is_refused_at_redeem_time_with_its_expiry_and_credits_nothing() throws Exception {
+    // A code issued earlier whose expiry has since passed: written into the app's own store, since
+    // the API refuses to create one already expired (RedemptionCodeExpiryTest covers the instant
+    // of expiry on a fake clock).
+    String code = "JVN-EXPD-AAAA-BBBB-CCCC";
+    long expiredAt = Instant.parse("2026-01-01T00:00:00Z").toEpochMilli();
+    try (Database db = Database.open("jdbc:sqlite:" + data.resolve("jevons.db"))) {
+      String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(code.getBytes(StandardCharsets.UTF_8)));
+      new SqlTopUpStore(db).insertCodes(List.of(new TopUpStore.CodeRow(hash, 1_000_000_000L, expiredAt - 86_400_000L, expiredAt, null, null)));
+    }
+    Customer dave = customer("dave");
+    HttpResponse<String> res = redeem(dave, code.toLowerCase());
+    assertThat(res.statusCode()).isEqualTo(400);
+    assertThat(error(res).get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(error(res).get("message").asText())
+        .isEqualTo("The redemption code '" + code.toLowerCase() + "' expired at 2026-01-01T00:00:00Z.");
+    assertThat(toppedUp(dave)).isEqualByComparingTo("0");
   }
 
   @Test

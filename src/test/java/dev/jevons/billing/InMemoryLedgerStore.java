@@ -10,7 +10,7 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /** A {@link LedgerStore} in maps, with the SQL store's all-or-nothing and version semantics. */
-final class InMemoryLedgerStore implements LedgerStore {
+public final class InMemoryLedgerStore implements LedgerStore {
   private final Map<String, AccountWrite> accounts = new HashMap<>();
   private final Map<String, GrantRow> grants = new LinkedHashMap<>();
   private final Map<String, ReservationRow> reservations = new LinkedHashMap<>();
