@@ -87,7 +87,7 @@ final class AdminPriceRoutes {
     return send(res, 200, schedule(updated, prices.now()));
   }
 
-  private ObjectNode schedule(PriceSchedule s, Instant now) {
+  ObjectNode schedule(PriceSchedule s, Instant now) {
     ObjectNode n = json.createObjectNode();
     n.put("object", "model_prices");
     n.put("model", s.model());
@@ -203,28 +203,31 @@ final class AdminPriceRoutes {
       if (!v.get(i).isObject()) {
         throw GatewayException.invalid(at, "'" + at + "' must be an object {start, end, discount_bp}.");
       }
-      ObjectNode w = (ObjectNode) v.get(i);
-      rejectUnknown(w, WINDOW_FIELDS, at + ".");
-      LocalTime start = time(w, "start", at + ".start");
-      LocalTime end = time(w, "end", at + ".end");
-      JsonNode bp = w.get("discount_bp");
-      if (bp == null || !bp.isIntegralNumber() || !bp.canConvertToInt()) {
-        throw GatewayException.invalid(
-            at + ".discount_bp", "'" + at + ".discount_bp' must be an integer from 1 to 10000 (basis points off: 5000 is 50% off).");
-      }
-      try {
-        windows.add(
-            new DiscountWindow(
-                start,
-                end,
-                bp.intValue(),
-                instant(w, "effective_from", at + ".effective_from"),
-                instant(w, "effective_until", at + ".effective_until")));
-      } catch (InvalidPriceException e) {
-        throw GatewayException.invalid(at + "." + e.field(), "'" + at + "': " + e.getMessage());
-      }
+      windows.add(window((ObjectNode) v.get(i), at + "."));
     }
     return windows;
+  }
+
+  /** One window {start, end, discount_bp, effective_from?, effective_until?}; {@code prefix} names it in errors ("windows[2]."). */
+  static DiscountWindow window(ObjectNode w, String prefix) {
+    rejectUnknown(w, WINDOW_FIELDS, prefix);
+    LocalTime start = time(w, "start", prefix + "start");
+    LocalTime end = time(w, "end", prefix + "end");
+    JsonNode bp = w.get("discount_bp");
+    if (bp == null || !bp.isIntegralNumber() || !bp.canConvertToInt()) {
+      throw GatewayException.invalid(
+          prefix + "discount_bp", "'" + prefix + "discount_bp' must be an integer from 1 to 10000 (basis points off: 5000 is 50% off).");
+    }
+    try {
+      return new DiscountWindow(
+          start,
+          end,
+          bp.intValue(),
+          instant(w, "effective_from", prefix + "effective_from"),
+          instant(w, "effective_until", prefix + "effective_until"));
+    } catch (InvalidPriceException e) {
+      throw GatewayException.invalid(prefix + e.field(), "'" + prefix + e.field() + "': " + e.getMessage());
+    }
   }
 
   private static LocalTime time(ObjectNode w, String field, String param) {

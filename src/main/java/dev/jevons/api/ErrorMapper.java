@@ -36,6 +36,7 @@ final class ErrorMapper {
       case MODEL_NOT_ALLOWED -> 403;
       case MODEL_NOT_FOUND, NOT_FOUND -> 404;
       case METHOD_NOT_ALLOWED -> 405;
+      case CONFLICT -> 409;
       case REQUEST_TOO_LARGE -> 413;
       case INVALID_PARAMETERS -> 422;
       case RATE_LIMIT_EXCEEDED -> 429;

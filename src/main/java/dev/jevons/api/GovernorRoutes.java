@@ -12,6 +12,13 @@ import dev.jevons.billing.Money;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.GatewayException;
 import dev.jevons.gateway.RequestRecord;
+import dev.jevons.billing.DiscountWindow;
+import dev.jevons.billing.InvalidPriceException;
+import dev.jevons.billing.PriceBook;
+import dev.jevons.billing.PriceChange;
+import dev.jevons.billing.PriceSchedule;
+import dev.jevons.governor.DemandHour;
+import dev.jevons.governor.DemandShaper;
 import dev.jevons.governor.Gate;
 import dev.jevons.governor.GateStatus;
 import dev.jevons.governor.Governor;
@@ -42,6 +49,10 @@ final class GovernorRoutes {
   record SignupPolicy(boolean enabled, long grantNanos, Duration grantValidity) {}
 
   private final Governor governor;
+  private final DemandShaper.Settings shaping;
+  private final int historyDays;
+  private final PriceBook prices;
+  private final AdminPriceRoutes adminPrices;
   private final boolean automatic;
   private final SignupPolicy signups;
   private final Accounts accounts;
@@ -50,9 +61,26 @@ final class GovernorRoutes {
   private final ObjectMapper json;
   private final Clock clock;
 
+  /** Off-peak proposals: the shaper's defaults and how many days of history they look at. */
+  record ShapingPolicy(DemandShaper.Settings settings, int historyDays) {}
+
   GovernorRoutes(
-      Governor governor, boolean automatic, SignupPolicy signups, Accounts accounts, Ledger ledger, AdminRoutes admin, ObjectMapper json, Clock clock) {
+      Governor governor,
+      ShapingPolicy shaping,
+      boolean automatic,
+      SignupPolicy signups,
+      Accounts accounts,
+      Ledger ledger,
+      PriceBook prices,
+      AdminPriceRoutes adminPrices,
+      AdminRoutes admin,
+      ObjectMapper json,
+      Clock clock) {
     this.governor = governor;
+    this.shaping = shaping.settings();
+    this.historyDays = shaping.historyDays();
+    this.prices = prices;
+    this.adminPrices = adminPrices;
     this.automatic = automatic;
     this.signups = signups;
     this.accounts = accounts;
@@ -150,6 +178,147 @@ final class GovernorRoutes {
       }
     }
     return send(res, 200, out);
+  }
+
+  /**
+   * {@code GET /admin/v1/governor/proposals?days=&hours=&target_shift=&elasticity=}: an off-peak
+   * discount window proposed from the hourly demand history, with the evidence behind it and the
+   * body that applies it.
+   */
+  int proposal(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    admin.authorize(req);
+    int days = (int) queryNumber(req, "days", historyDays, 1, 365);
+    DemandShaper.Settings s;
+    try {
+      s = new DemandShaper.Settings(
+          (int) queryNumber(req, "hours", shaping.windowHours(), 1, 23),
+          queryNumber(req, "target_shift", shaping.targetShift(), 0.001, 0.999),
+          queryNumber(req, "elasticity", shaping.elasticity(), 0.001, 1),
+          shaping.maxDiscountBp());
+    } catch (IllegalArgumentException e) {
+      throw GatewayException.invalid(null, String.valueOf(e.getMessage()));
+    }
+    Instant now = clock.instant();
+    List<DemandHour> history = governor.demand(DemandShaper.historyStart(now, days), now);
+    DemandShaper.Proposal p =
+        new DemandShaper(s)
+            .propose(history)
+            .orElseThrow(() -> new GatewayException(
+                ErrorKind.CONFLICT,
+                "Not enough demand history to propose a window of " + s.windowHours() + " hours: the last " + days
+                    + " days hold " + history.size() + " hours with traffic. Try later, or fewer 'hours'."));
+    ObjectNode out = json.createObjectNode();
+    out.put("object", "demand_proposal");
+    out.put("start", hh(p.startHour()));
+    out.put("end", hh(p.endHour()));
+    out.put("discount_bp", p.discountBp());
+    out.put("discount", AdminPriceRoutes.percent(p.discountBp()));
+    out.put("expected_shift", p.expectedShift());
+    out.put("target_shift", p.targetShift());
+    out.put("elasticity", p.elasticity());
+    ArrayNode models = out.putArray("models");
+    prices.schedules().forEach(m -> models.add(m.model()));
+    out.put("summary", String.format(
+        java.util.Locale.ROOT,
+        "%s-%s UTC carries %.1f%% of demand; %s off there is expected to move %.1f%% of all demand into it (elasticity %.2f: %s off moves %.0f%% of the demand outside the window)%s, lowering the peak hour's (%s) demand index from %.2f to %.2f, at about %.1f%% of revenue.",
+        hh(p.startHour()), hh(p.endHour()), p.windowShare() * 100, AdminPriceRoutes.percent(p.discountBp()), p.expectedShift() * 100,
+        p.elasticity(), AdminPriceRoutes.percent(p.discountBp()), p.elasticity() * p.discountBp() / 100.0,
+        p.neededDiscountBp() > p.discountBp()
+            ? String.format(java.util.Locale.ROOT, "; the target of %.1f%% would need %s, above the %s cap", p.targetShift() * 100,
+                AdminPriceRoutes.percent(Math.min(10_000, p.neededDiscountBp())), AdminPriceRoutes.percent(shaping.maxDiscountBp()))
+            : "",
+        hh(p.peakHour()), p.peakDemandIndex(), p.projectedPeakDemandIndex(), -p.revenueEffect() * 100));
+    ObjectNode apply = out.putObject("apply");
+    apply.put("start", hh(p.startHour()));
+    apply.put("end", hh(p.endHour()));
+    apply.put("discount_bp", p.discountBp());
+    ObjectNode evidence = out.putObject("evidence");
+    evidence.put("history_days", days);
+    evidence.put("history_hours", p.historyHours());
+    evidence.put("window_share", p.windowShare());
+    evidence.put("needed_discount_bp", p.neededDiscountBp());
+    evidence.put("max_discount_bp", shaping.maxDiscountBp());
+    evidence.put("peak_hour", hh(p.peakHour()));
+    evidence.put("peak_demand_index", p.peakDemandIndex());
+    evidence.put("projected_peak_demand_index", p.projectedPeakDemandIndex());
+    evidence.put("revenue_effect", p.revenueEffect());
+    ArrayNode hourly = evidence.putArray("hourly");
+    for (DemandShaper.HourProfile h : p.profile()) {
+      ObjectNode n = hourly.addObject();
+      n.put("hour", hh(h.hourOfDay()));
+      n.put("days", h.days());
+      n.put("requests", h.requests());
+      n.put("share", h.share());
+      n.put("utilization", h.utilization());
+      n.put("demand_index", h.demandIndex());
+    }
+    return send(res, 200, out);
+  }
+
+  /**
+   * {@code POST /admin/v1/governor/proposals/apply {"start","end","discount_bp","models"?,
+   * "effective_from"?,"effective_until"?}}: adds the window to each model's price schedule (all
+   * priced models when {@code models} is absent), keeping the windows they already have.
+   */
+  int applyProposal(ServerRequest req, ServerResponse res, RequestRecord rec) {
+    admin.authorize(req);
+    ObjectNode body = admin.body(req);
+    List<String> models = new java.util.ArrayList<>();
+    com.fasterxml.jackson.databind.JsonNode m = body.remove("models");
+    if (m == null || m.isNull()) {
+      prices.schedules().forEach(sch -> models.add(sch.model()));
+    } else if (m.isArray() && !m.isEmpty()) {
+      for (com.fasterxml.jackson.databind.JsonNode n : m) {
+        if (!n.isTextual() || prices.schedule(n.asText()).isEmpty()) {
+          throw GatewayException.invalid("models", "'models' must list priced models; '" + truncate(n.asText()) + "' has no price.");
+        }
+        models.add(n.asText());
+      }
+    } else {
+      throw GatewayException.invalid("models", "'models' must be a non-empty array of model names, or absent for every priced model.");
+    }
+    DiscountWindow window = AdminPriceRoutes.window(body, "");
+    // Validate every model first, so that a refusal changes nothing.
+    for (String model : models) {
+      if (prices.schedule(model).orElseThrow().windows().size() >= PriceBook.MAX_WINDOWS_PER_MODEL) {
+        throw GatewayException.invalid("models", "'" + model + "' already has " + PriceBook.MAX_WINDOWS_PER_MODEL + " windows, the most a model may have.");
+      }
+    }
+    ObjectNode out = json.createObjectNode();
+    out.put("object", "list");
+    ArrayNode data = out.putArray("data");
+    for (String model : models) {
+      List<DiscountWindow> windows = new java.util.ArrayList<>(prices.schedule(model).orElseThrow().windows());
+      windows.add(window);
+      try {
+        PriceSchedule updated = prices.update(model, new PriceChange(null, null, windows));
+        data.add(adminPrices.schedule(updated, prices.now()));
+      } catch (InvalidPriceException e) {
+        throw GatewayException.invalid(e.field(), String.valueOf(e.getMessage()));
+      }
+    }
+    return send(res, 200, out);
+  }
+
+  private static double queryNumber(ServerRequest req, String name, double dflt, double min, double max) {
+    String raw = req.query().first(name).orElse(null);
+    if (raw == null) {
+      return dflt;
+    }
+    double v;
+    try {
+      v = Double.parseDouble(raw);
+    } catch (NumberFormatException e) {
+      v = Double.NaN;
+    }
+    if (!(v >= min && v <= max)) {
+      throw GatewayException.invalid(name, "'" + name + "' must be a number from " + min + " to " + max + "; got '" + truncate(raw) + "'.");
+    }
+    return v;
+  }
+
+  private static String hh(int hour) {
+    return String.format(java.util.Locale.ROOT, "%02d:00", hour);
   }
 
   /**

@@ -11,6 +11,7 @@ import dev.jevons.billing.TopUps;
 import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.ErrorKind;
 import dev.jevons.gateway.Gateway;
+import dev.jevons.governor.DemandShaper;
 import dev.jevons.governor.Governor;
 import dev.jevons.gateway.GatewayException;
 import dev.jevons.gateway.GatewayMetrics;
@@ -83,6 +84,8 @@ public final class HttpApi {
       @Nullable StripeSignature stripe,
       Governor governor,
       boolean governorAutomatic,
+      DemandShaper.Settings shaping,
+      int shapingHistoryDays,
       Signups signups,
       Clock clock) {}
 
@@ -119,10 +122,13 @@ public final class HttpApi {
     this.governor =
         new GovernorRoutes(
             services.governor(),
+            new GovernorRoutes.ShapingPolicy(services.shaping(), services.shapingHistoryDays()),
             services.governorAutomatic(),
             new GovernorRoutes.SignupPolicy(signups.enabled(), signups.grantNanos(), signups.grantValidity()),
             accounts,
             services.ledger(),
+            services.prices(),
+            adminPrices,
             admin,
             json,
             services.clock());
@@ -193,6 +199,8 @@ public final class HttpApi {
         .get("/admin/v1/governor", (req, res) -> serve("admin", req, res, governor::adminStatus))
         .post("/admin/v1/governor/override", (req, res) -> serve("admin", req, res, governor::override))
         .get("/admin/v1/governor/events", (req, res) -> serve("admin", req, res, governor::events))
+        .get("/admin/v1/governor/proposals", (req, res) -> serve("admin", req, res, governor::proposal))
+        .post("/admin/v1/governor/proposals/apply", (req, res) -> serve("admin", req, res, governor::applyProposal))
         .post("/webhooks/stripe", (req, res) -> serve("webhook", req, res, topUps::stripeWebhook))
         .any((req, res) -> serve("unknown", req, res, this::notFound));
   }

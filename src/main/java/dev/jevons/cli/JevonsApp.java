@@ -16,6 +16,7 @@ import dev.jevons.config.JevonsConfig;
 import dev.jevons.gateway.Gateway;
 import dev.jevons.billing.Money;
 import dev.jevons.governor.CapacityMonitor;
+import dev.jevons.governor.DemandShaper;
 import dev.jevons.governor.Gate;
 import dev.jevons.governor.Governor;
 import dev.jevons.governor.GovernorPolicy;
@@ -228,6 +229,12 @@ public final class JevonsApp implements AutoCloseable {
                       : new StripeSignature(config.stripe().webhookSecret(), clock, StripeSignature.DEFAULT_TOLERANCE),
                   governor,
                   governing.enabled(),
+                  new DemandShaper.Settings(
+                      governing.shaping().windowHours(),
+                      governing.shaping().targetShift(),
+                      governing.shaping().elasticity(),
+                      governing.shaping().maxDiscountBp()),
+                  governing.shaping().historyDays(),
                   new HttpApi.Signups(
                       config.signups().enabled(),
                       Money.parse(config.signups().grant()).nanos(),

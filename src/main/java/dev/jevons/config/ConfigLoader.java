@@ -91,6 +91,11 @@ public final class ConfigLoader {
               "governor.manual_retry_after_ms",
               "governor.top_ups_message",
               "governor.signups_message",
+              "governor.shaping_window_hours",
+              "governor.shaping_target_shift",
+              "governor.shaping_elasticity",
+              "governor.shaping_max_discount_bp",
+              "governor.shaping_history_days",
               "signups.enabled",
               "signups.grant",
               "signups.grant_days",
@@ -342,7 +347,13 @@ public final class ConfigLoader {
               integer(root, "governor.reopen_dwell_ms", 1_800_000, 0, 30L * 86_400_000),
               integer(root, "governor.manual_retry_after_ms", 3_600_000, 1_000, 30L * 86_400_000),
               boundedText(root, "governor.top_ups_message"),
-              boundedText(root, "governor.signups_message"));
+              boundedText(root, "governor.signups_message"),
+              new JevonsConfig.Shaping(
+                  (int) integer(root, "governor.shaping_window_hours", 8, 1, 23),
+                  decimal(root, "governor.shaping_target_shift", 0.10, 0.001, 0.999),
+                  decimal(root, "governor.shaping_elasticity", 0.4, 0.001, 1),
+                  (int) integer(root, "governor.shaping_max_discount_bp", 7_500, 500, 10_000),
+                  (int) integer(root, "governor.shaping_history_days", 7, 1, 365)));
       if (g.windowMillis() < g.intervalMillis()) {
         problems.add("governor.window_ms: " + g.windowMillis() + " must be >= governor.interval_ms (" + g.intervalMillis() + ")");
       }

@@ -140,7 +140,16 @@ public record JevonsConfig(
       long reopenDwellMillis,
       long manualRetryAfterMillis,
       @Nullable String topUpsMessage,
-      @Nullable String signupsMessage) {}
+      @Nullable String signupsMessage,
+      Shaping shaping) {}
+
+  /**
+   * Off-peak proposals: a window of {@code windowHours} quiet hours, a discount meant to move
+   * {@code targetShift} of all demand into it under the assumed {@code elasticity} (share of
+   * out-of-window demand moved per unit of discount), at most {@code maxDiscountBp}, judged on
+   * the last {@code historyDays} days.
+   */
+  public record Shaping(int windowHours, double targetShift, double elasticity, int maxDiscountBp, int historyDays) {}
 
   /**
    * Self-serve sign-up ({@code POST /v1/signups}): off by default, because it lets anyone create
@@ -229,6 +238,11 @@ public record JevonsConfig(
     out.put("governor.manual_retry_after_ms", Long.toString(governor.manualRetryAfterMillis()));
     out.put("governor.top_ups_message", governor.topUpsMessage() == null ? "(default)" : governor.topUpsMessage());
     out.put("governor.signups_message", governor.signupsMessage() == null ? "(default)" : governor.signupsMessage());
+    out.put("governor.shaping_window_hours", Integer.toString(governor.shaping().windowHours()));
+    out.put("governor.shaping_target_shift", Double.toString(governor.shaping().targetShift()));
+    out.put("governor.shaping_elasticity", Double.toString(governor.shaping().elasticity()));
+    out.put("governor.shaping_max_discount_bp", Integer.toString(governor.shaping().maxDiscountBp()));
+    out.put("governor.shaping_history_days", Integer.toString(governor.shaping().historyDays()));
     out.put("signups.enabled", Boolean.toString(signups.enabled()));
     out.put("signups.grant", signups.grant());
     out.put("signups.grant_days", Long.toString(signups.grantDays()));

@@ -12,6 +12,7 @@ public enum ErrorKind {
   MODEL_NOT_FOUND("model_not_found", "invalid_request_error"),
   NOT_FOUND("not_found", "invalid_request_error"),
   METHOD_NOT_ALLOWED("method_not_allowed", "invalid_request_error"),
+  CONFLICT("conflict", "invalid_request_error"),
   REQUEST_TOO_LARGE("request_too_large", "invalid_request_error"),
   INVALID_PARAMETERS("invalid_parameters", "invalid_request_error"),
   RATE_LIMIT_EXCEEDED("rate_limit_exceeded", "rate_limit_error"),

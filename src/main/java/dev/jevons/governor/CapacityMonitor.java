@@ -28,7 +28,7 @@ public final class CapacityMonitor {
   private final Clock clock;
   private final int windowSamples;
   private final ArrayDeque<LoadSignals.Totals> window = new ArrayDeque<>();
-  private LoadSignals.Totals previous = LoadSignals.Totals.ZERO;
+  private LoadSignals.Totals previous;
   private double runwayDays = Double.POSITIVE_INFINITY;
   private Instant runwayHour = Instant.MIN;
 
@@ -40,17 +40,19 @@ public final class CapacityMonitor {
     this.store = store;
     this.clock = clock;
     this.windowSamples = windowSamples;
+    this.previous = load.totals();
+    window.addLast(previous);
   }
 
   public synchronized Signals sample() {
     Instant now = clock.instant();
     LoadSignals.Totals totals = load.totals();
-    LoadSignals.Totals oldest = window.isEmpty() ? previous : window.peekFirst();
-    LoadSignals.Totals w = totals.minus(oldest);
+    // The window holds the snapshot taken windowSamples samples ago, and every one since.
     window.addLast(totals);
-    while (window.size() > windowSamples) {
+    while (window.size() > windowSamples + 1) {
       window.removeFirst();
     }
+    LoadSignals.Totals w = totals.minus(window.peekFirst());
     LoadSignals.Totals delta = totals.minus(previous);
     previous = totals;
     Instant hour = now.truncatedTo(ChronoUnit.HOURS);

@@ -254,6 +254,11 @@ public final class Governor {
     return Optional.ofNullable(lastSignals);
   }
 
+  /** The hourly demand history with {@code from <= hour < to}, oldest first. */
+  public List<DemandHour> demand(Instant from, Instant to) {
+    return store.demand(from, to);
+  }
+
   /** The audit log, newest first. */
   public List<GovernorEvent> events(@Nullable Gate gate, int limit) {
     return store.events(gate, limit);

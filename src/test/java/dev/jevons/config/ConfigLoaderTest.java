@@ -152,6 +152,29 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void rejects_governor_thresholds_that_would_flap_and_a_bad_sign_up_grant() {
+    ConfigException e =
+        problemsOf(new ConfigLoader()
+            .override("governor.close_shed_rate", "0.05")
+            .override("governor.reopen_shed_rate", "0.10")
+            .override("governor.interval_ms", "10000")
+            .override("governor.window_ms", "5000")
+            .override("signups.grant", "ten dollars"));
+    assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains("governor.reopen_shed_rate").contains("must be below governor.close_shed_rate"));
+    assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains("governor.window_ms").contains("governor.interval_ms"));
+    assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains("signups.grant").contains("decimal amount"));
+  }
+
+  @Test
+  void the_governor_defaults_are_on_with_ten_minutes_to_close_and_half_an_hour_to_reopen() {
+    JevonsConfig.Governor g = new ConfigLoader().load().governor();
+    assertThat(g.enabled()).isTrue();
+    assertThat(g.closeDwellMillis()).isEqualTo(600_000);
+    assertThat(g.reopenDwellMillis()).isEqualTo(1_800_000);
+    assertThat(new ConfigLoader().load().signups().enabled()).isFalse();
+  }
+
+  @Test
   void reports_several_problems_together() throws IOException {
     Path f =
         yaml(
