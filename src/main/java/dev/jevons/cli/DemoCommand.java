@@ -39,12 +39,14 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Plays a scenario in compressed time against an in-process Jevons with the built-in simulator fleet, through its real HTTP API.",
-      "surge: 2025-02-08 00:00 to 02-09 08:00 UTC. Steady demand; at 06:00 the end of the promotional price is announced for 16:00; a rush of top-ups,",
-      "sign-ups and requests to ~5x the fleet's measured capacity; the governor closes top-ups and sign-ups and the fair queue sheds early;",
-      "the promotion ends, demand subsides, the gates reopen; at 20:00 an off-peak window is proposed and applied, and the night load rises.",
-      "Prints the timeline and a summary, writes an SVG chart and an HTML page to --out. Exit 0 when every step worked, 1 when one failed.",
-      "Takes serve's flags; its own defaults (profile small, 2 replicas, time scale 2, port 0, a fresh temporary data directory)",
-      "give way to the --config file, JEVONS_* variables and flags. The data directory or database must be empty."
+      "surge: 2025-02-08 00:00 to 02-09 08:00 UTC. Steady demand; at 06:00 the end of the promotional price is announced for 16:00; "
+          + "a rush of top-ups, sign-ups and requests to ~5x the fleet's measured capacity; the governor closes top-ups and sign-ups and "
+          + "the fair queue sheds early; the promotion ends, demand subsides, the gates reopen; at 20:00 an off-peak window is proposed "
+          + "and applied, and the night load rises.",
+      "Prints the timeline and a summary, writes an SVG chart and an HTML page to --out. Exit 0 when every step worked, 1 when one failed, "
+          + "2 for bad flags or configuration.",
+      "Takes serve's flags. Its own defaults (profile small, 2 replicas, time scale 2, port 0, a fresh temporary data directory) give way "
+          + "to the --config file, JEVONS_* variables and flags. The data directory or database must be empty; --upstream is refused."
     })
 public final class DemoCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(DemoCommand.class);
@@ -79,7 +81,7 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--max-tokens", defaultValue = "32", description = "Output tokens of every request (ignore_eos). Default: ${DEFAULT-VALUE}.")
   int maxTokens = 32;
 
-  @Option(names = "--elasticity", description = "How customers respond to the off-peak discount: share of the demand outside the window that a 100% discount moves into it. Default: the elasticity the proposal assumed (governor.shaping_elasticity).")
+  @Option(names = "--elasticity", description = "How customers respond to the off-peak discount: share of the demand outside the window that a 100%% discount moves into it. Default: the elasticity the proposal assumed (governor.shaping_elasticity).")
   @Nullable Double elasticity;
 
   @Option(names = "--offpeak-hours", defaultValue = "6", description = "Length of the off-peak window asked for (hours=H of the proposal). Default: ${DEFAULT-VALUE}.")

@@ -1,6 +1,7 @@
 package dev.jevons.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jevons.billing.Money;
 import dev.jevons.cli.DemoRecorder.Cohort;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -196,7 +198,7 @@ final class DemoLoad {
       }
       return;
     }
-    String body = requestBody();
+    String body = requestBody(maxTokens);
     spawn(() -> {
       DemoHttp.Chat r = http.chat(c.key, body, System.nanoTime() + clientTimeout.toNanos());
       recorder.request(arrival, c.cohort, r);
@@ -224,7 +226,7 @@ final class DemoLoad {
     everyone.add(c);
     // Its first request: no balance yet, so 402 (recorded), which sends it to top up.
     Instant first = clock.instant();
-    DemoHttp.Chat r = http.chat(c.key, requestBody(), System.nanoTime() + clientTimeout.toNanos());
+    DemoHttp.Chat r = http.chat(c.key, requestBody(maxTokens), System.nanoTime() + clientTimeout.toNanos());
     recorder.request(first, Cohort.NEWCOMER, r);
     if (r.outcome() != DemoHttp.Outcome.NO_BALANCE) {
       throw new DemoFailure("a new account with no balance was not refused with 402: " + r);
@@ -287,10 +289,10 @@ final class DemoLoad {
   }
 
   /** A short chat question after a shared system prompt; streamed, with usage, exactly {@code maxTokens} out. */
-  String requestBody() {
+  static String requestBody(int maxTokens) {
     // Any thread may ask; the text only needs to vary, not to be reproducible.
-    int n = java.util.concurrent.ThreadLocalRandom.current().nextInt(1_000_000);
-    ObjectNode body = http.object();
+    int n = ThreadLocalRandom.current().nextInt(1_000_000);
+    ObjectNode body = JsonNodeFactory.instance.objectNode();
     body.put("model", MODEL);
     var messages = body.putArray("messages");
     messages.addObject().put("role", "system").put("content", SYSTEM_PROMPT);

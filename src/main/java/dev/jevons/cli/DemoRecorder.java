@@ -11,19 +11,14 @@ import java.util.List;
  * What the demo's customers saw, in buckets of demo time: requests by cohort and outcome, top-ups
  * and sign-ups, and samples of the queue and the gates. Thread-safe (one lock; a few hundred
  * operations per second at most). Everything here was measured by the client side or read from
- * Jevons' API; nothing is derived from the scenario's intended rates except {@link #intended}.
+ * Jevons' API; nothing here comes from the scenario's intended rates.
  */
 final class DemoRecorder {
+  /** Regulars and rush customers are the existing customers; newcomers sign up during the demo. */
   enum Cohort {
-    REGULAR("existing (regular)"),
-    RUSHER("existing (rush)"),
-    NEWCOMER("new");
-
-    final String label;
-
-    Cohort(String label) {
-      this.label = label;
-    }
+    REGULAR,
+    RUSHER,
+    NEWCOMER
   }
 
   /** One bucket of demo time. Counts are requests whose arrival fell into it. */
@@ -34,8 +29,6 @@ final class DemoRecorder {
     long topUpsRefused;
     long signupsOk;
     long signupsRefused;
-    double intendedLoad;
-    int intendedSamples;
     long samples;
     double queueSum;
     double queueMax;
@@ -156,13 +149,6 @@ final class DemoRecorder {
     } else {
       buckets[index(at)].signupsRefused++;
     }
-  }
-
-  /** The scenario's intended demand at {@code at} (multiples of capacity, including demand held back or not yet let in). */
-  synchronized void intended(Instant at, double load) {
-    Bucket b = buckets[index(at)];
-    b.intendedLoad += load;
-    b.intendedSamples++;
   }
 
   synchronized void sample(Instant at, double queued, double busySlots, boolean[] gateOpen) {

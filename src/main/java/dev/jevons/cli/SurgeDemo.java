@@ -171,6 +171,7 @@ final class SurgeDemo {
       Proposal proposal = proposeAndApply(load);
       load.run(SurgeScenario.END);
       load.drain(settings.deadline().plusSeconds(90));
+      checkErrors();
       sampling.set(false);
       sampler.join(Duration.ofSeconds(10));
       throwIfSamplerFailed();
@@ -182,6 +183,21 @@ final class SurgeDemo {
       throw new DemoFailure("interrupted", e);
     } finally {
       sampling.set(false);
+    }
+  }
+
+  /**
+   * Requests that ended in anything but an answer, a 402, a 429 or a shed (a 500, a broken or cut
+   * stream) are failures of the system under test: a few are reported, more than 1% fail the run.
+   */
+  private void checkErrors() {
+    long errors = recorder.errors();
+    long sent = recorder.sent(Cohort.values());
+    if (errors > Math.max(3, sent / 100)) {
+      throw new DemoFailure(errors + " of " + sent + " requests failed unexpectedly, e.g. " + recorder.errorSamples());
+    }
+    if (errors > 0) {
+      out.println("note: " + errors + " requests failed unexpectedly: " + recorder.errorSamples());
     }
   }
 
@@ -215,12 +231,11 @@ final class SurgeDemo {
     AtomicLong done = new AtomicLong();
     ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
     List<Thread> threads = new ArrayList<>();
-    DemoLoad shape = new DemoLoad(http, clock, recorder, 1, settings.maxTokens(), Duration.ZERO, 0);
     for (int c = 0; c < clients; c++) {
       URI url = URI.create(urls.get(c % urls.size()) + "/chat/completions");
       threads.add(Thread.ofVirtual().start(() -> {
         while (!stop.get()) {
-          DemoHttp.Chat r = http.chat(url, null, shape.requestBody(), System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+          DemoHttp.Chat r = http.chat(url, null, DemoLoad.requestBody(settings.maxTokens()), System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
           if (r.outcome() != DemoHttp.Outcome.OK) {
             failures.add(r.status() + " " + r.detail());
             return;
@@ -404,12 +419,14 @@ final class SurgeDemo {
   }
 
   /** New lines of the governor's audit log become timeline events, with their reasons. */
-  private synchronized void pollAudit() {
+  private void pollAudit() {
     JsonNode log = http.admin("GET", "/admin/v1/governor/events?limit=1000", null, 200);
     List<JsonNode> fresh = new ArrayList<>();
-    for (JsonNode e : log.path("data")) {
-      if (seenAuditIds.add(e.path("id").asText())) {
-        fresh.add(e);
+    synchronized (seenAuditIds) {
+      for (JsonNode e : log.path("data")) {
+        if (seenAuditIds.add(e.path("id").asText())) {
+          fresh.add(e);
+        }
       }
     }
     fresh.sort(Comparator.comparing(e -> e.path("id").asText()));

@@ -2,6 +2,7 @@ package dev.jevons.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.jevons.config.ConfigLoader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -51,6 +52,20 @@ class DemoCommandTest {
     assertThat(out.toString()).contains("promotion ended", "proposal applied", "top_ups transition CLOSED", "== summary, governor on ==");
     assertThat(Files.readString(tmp.resolve("out/surge.svg"))).startsWith("<svg");
     assertThat(Files.readString(tmp.resolve("out/surge.html"))).contains("<svg").contains("id=\"data\"");
+  }
+
+  @Test
+  @Timeout(60)
+  void fails_with_exit_code_1_naming_the_step_and_prints_no_summary_when_the_store_is_not_empty() {
+    Path data = tmp.resolve("used");
+    try (JevonsApp app = JevonsApp.start(new ConfigLoader().override("data_dir", data).override("server.port", 0).override("sim.profile", "instant").load())) {
+      app.accounts().createAccount("someone");
+    }
+    int code = run(new DemoCommand(), "--data", data.toString(), "--out", tmp.resolve("out").toString());
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("jevons demo: FAILED: the store already has accounts");
+    assertThat(out.toString()).doesNotContain("== summary");
+    assertThat(tmp.resolve("out")).doesNotExist();
   }
 
   @Test
