@@ -35,6 +35,8 @@ import dev.jevons.sim.EngineProfile;
 import dev.jevons.sim.SimConfig;
 import dev.jevons.sim.SimFleet;
 import dev.jevons.store.Database;
+import dev.jevons.store.Redis;
+import dev.jevons.store.RedisRateLimiter;
 import dev.jevons.store.SqlAccountStore;
 import dev.jevons.store.SqlPriceStore;
 import dev.jevons.upstream.Replica;
@@ -199,7 +201,7 @@ public final class JevonsApp implements AutoCloseable {
               50,
               TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
-      RateLimiter limiter = new LocalRateLimiter(System::nanoTime, 1_000_000, Duration.ofSeconds(1));
+      RateLimiter limiter = rateLimiter(config.redis(), registry);
       Biller biller = new Biller(prices, ledger, config.billing(), businessClock);
       Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, biller, config, System::nanoTime);
       JevonsConfig.Governor governing = config.governor();
@@ -250,6 +252,36 @@ public final class JevonsApp implements AutoCloseable {
       close();
       throw e;
     }
+  }
+
+  /**
+   * Limits shared through Redis when {@code redis.url} is set (every node draws on one budget),
+   * else kept in this process.
+   */
+  private RateLimiter rateLimiter(JevonsConfig.Redis settings, PrometheusMeterRegistry registry) {
+    Duration concurrencyRetryAfter = Duration.ofSeconds(1);
+    String url = settings.url();
+    if (url == null) {
+      return new LocalRateLimiter(System::nanoTime, 1_000_000, concurrencyRetryAfter);
+    }
+    Redis redis = Redis.connect(url, Duration.ofMillis(settings.timeoutMillis()));
+    toClose.add(redis);
+    // Renewals block on Redis: a thread of their own, so they never delay the timers.
+    ScheduledExecutorService renewals =
+        Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("jevons-redis-leases").factory());
+    toClose.add(renewals::shutdownNow);
+    RedisRateLimiter limiter =
+        new RedisRateLimiter(
+            redis,
+            new RedisRateLimiter.Settings(
+                settings.keyPrefix(), RedisRateLimiter.Settings.DEFAULT_LEASE, concurrencyRetryAfter, RedisRateLimiter.Settings.DEFAULT_BACKOFF),
+            null,
+            System::nanoTime,
+            renewals,
+            registry);
+    toClose.add(limiter);
+    log.info("rate limits are shared through Redis at {} under '{}'", redis.display(), settings.keyPrefix());
+    return limiter;
   }
 
   public static JevonsApp start(JevonsConfig config) {

@@ -73,6 +73,9 @@ public final class ConfigLoader {
               "rate_limits.key_rpm",
               "rate_limits.key_tpm",
               "rate_limits.key_concurrency",
+              "redis.url",
+              "redis.key_prefix",
+              "redis.timeout_ms",
               "billing.enabled",
               "billing.reservation_ttl_ms",
               "governor.enabled",
@@ -303,6 +306,7 @@ public final class ConfigLoader {
               optInteger(root, "rate_limits.key_rpm", 1, 100_000_000),
               optInteger(root, "rate_limits.key_tpm", 1, 100_000_000),
               optInt(root, "rate_limits.key_concurrency", 1, 1_000_000));
+      JevonsConfig.Redis redis = redis();
       JevonsConfig.Billing billing =
           new JevonsConfig.Billing(bool(root, "billing.enabled", true), integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000));
       if (billing.enabled() && billing.reservationTtlMillis() <= scheduler.maxWaitMillis() + policy.firstByteTimeoutMillis()) {
@@ -326,7 +330,32 @@ public final class ConfigLoader {
       }
       return new JevonsConfig(
           server, dataDir, store, adminToken, policy, upstreams(), scheduler, limits, billing, sim, new JevonsConfig.Stripe(webhookSecret),
-          governor(), signups());
+          governor(), signups(), redis);
+    }
+
+    private JevonsConfig.Redis redis() {
+      String url = optString(root, "redis.url");
+      if (url != null && !url.isEmpty()) {
+        try {
+          URI uri = new URI(url);
+          if (!"redis".equals(uri.getScheme()) && !"rediss".equals(uri.getScheme())) {
+            problems.add("redis.url: '" + JevonsConfig.maskUserInfo(url) + "' must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0");
+          } else if (uri.getHost() == null) {
+            problems.add("redis.url: '" + JevonsConfig.maskUserInfo(url) + "' has no host; e.g. redis://127.0.0.1:6379/0");
+          } else if (uri.getPath() != null && !uri.getPath().isEmpty() && !uri.getPath().matches("/(\\d{1,5})?")) {
+            problems.add("redis.url: '" + JevonsConfig.maskUserInfo(url) + "' names no database number; e.g. redis://127.0.0.1:6379/0");
+          }
+        } catch (URISyntaxException e) {
+          problems.add("redis.url: '" + JevonsConfig.maskUserInfo(url) + "' is not a valid URL: " + e.getReason());
+        }
+      } else {
+        url = null;
+      }
+      String prefix = string(root, "redis.key_prefix", "jevons:");
+      if (prefix.isEmpty() || prefix.length() > 64 || !prefix.matches("[A-Za-z0-9:._-]+")) {
+        problems.add("redis.key_prefix: '" + prefix + "' must be 1 to 64 characters of letters, digits and : . _ -");
+      }
+      return new JevonsConfig.Redis(url, prefix, integer(root, "redis.timeout_ms", 250, 10, 60_000));
     }
 
     private JevonsConfig.Governor governor() {

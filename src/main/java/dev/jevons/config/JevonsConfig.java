@@ -25,7 +25,8 @@ public record JevonsConfig(
     Sim sim,
     Stripe stripe,
     Governor governor,
-    Signups signups) {
+    Signups signups,
+    Redis redis) {
 
   public JevonsConfig {
     upstreams = List.copyOf(upstreams);
@@ -158,6 +159,14 @@ public record JevonsConfig(
    */
   public record Signups(boolean enabled, String grant, long grantDays) {}
 
+  /**
+   * Redis, shared by every gateway node for rate limits. Without {@code url} each process keeps
+   * its own limits in memory (one node, or limits per node). {@code keyPrefix} starts every key,
+   * so deployments can share a server; {@code timeoutMillis} bounds every command, since a request
+   * waits on the rate-limit check.
+   */
+  public record Redis(@Nullable String url, String keyPrefix, long timeoutMillis) {}
+
   /** The built-in simulated replicas, started only when no upstream is configured. */
   public record Sim(int replicas, String profile, List<String> models, double timeScale) {
     public Sim {
@@ -220,6 +229,9 @@ public record JevonsConfig(
     out.put("rate_limits.key_rpm", String.valueOf(rateLimits.keyRequestsPerMinute()));
     out.put("rate_limits.key_tpm", String.valueOf(rateLimits.keyTokensPerMinute()));
     out.put("rate_limits.key_concurrency", String.valueOf(rateLimits.keyConcurrentRequests()));
+    out.put("redis.url", redis.url() == null ? "(none: rate limits per process)" : maskUserInfo(redis.url()));
+    out.put("redis.key_prefix", redis.keyPrefix());
+    out.put("redis.timeout_ms", Long.toString(redis.timeoutMillis()));
     out.put("billing.enabled", Boolean.toString(billing.enabled()));
     out.put("billing.reservation_ttl_ms", Long.toString(billing.reservationTtlMillis()));
     out.put("governor.enabled", Boolean.toString(governor.enabled()));
@@ -253,6 +265,19 @@ public record JevonsConfig(
       out.put("sim.time_scale", Double.toString(sim.timeScale()));
     }
     return out;
+  }
+
+  /** A URL with its password (or whole user info) masked: redis://:****@host:6379/0. */
+  static String maskUserInfo(String url) {
+    int scheme = url.indexOf("://");
+    int at = url.lastIndexOf('@');
+    if (scheme < 0 || at < scheme) {
+      return url;
+    }
+    String userInfo = url.substring(scheme + 3, at);
+    int colon = userInfo.indexOf(':');
+    String masked = colon < 0 ? "****" : userInfo.substring(0, colon) + ":****";
+    return url.substring(0, scheme + 3) + masked + url.substring(at);
   }
 
   private static String mask(@Nullable String secret) {

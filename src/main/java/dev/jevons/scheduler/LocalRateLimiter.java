@@ -45,15 +45,14 @@ import org.jspecify.annotations.Nullable;
  * failing open, chosen on purpose: losing a rate limit for a moment is harmless next to refusing
  * every tenant because the limiter is full (the ledger, which guards money, fails closed).
  *
- * A Redis implementation keeps the same state (two TATs and a counter per account and key, in
- * keys sharing a hash tag per account) and runs the same check-then-commit in one Lua script, with
- * the TATs' keys expiring at TAT like the meters here.
+ * The arithmetic and the check (which limit refuses, what the headers say) live in RateLimitRules,
+ * shared with store.RedisRateLimiter, which keeps the same state (two TATs per account and key,
+ * and leases instead of a counter, in keys sharing a hash tag per account) and runs the same
+ * check-then-commit in one Lua script, with the TATs' keys expiring at TAT like the meters here.
  */
 
 /** Rate limits held in this process's memory: exact, O(1) per request, bounded memory. */
 public final class LocalRateLimiter implements RateLimiter {
-  static final long WINDOW_NANOS = 60_000_000_000L;
-
   private final LongSupplier nanoTime;
   private final long concurrencyRetryAfterNanos;
   private final Cache<String, Meter> accounts;
@@ -105,9 +104,13 @@ public final class LocalRateLimiter implements RateLimiter {
   @Override
   public Snapshot snapshot(LimitKeys who, Limits accountLimits, Limits keyLimits) {
     long now = nanoTime.getAsLong();
-    Meter account = accountLimits.unlimited() ? null : accounts.getIfPresent(who.accountId());
-    Meter key = keyLimits.unlimited() ? null : keys.getIfPresent(who.keyId());
-    return snapshotOf(now, account, accountLimits, key, keyLimits);
+    return RateLimitRules.snapshot(
+        accountLimits.unlimited() ? null : stateOrFresh(accounts.getIfPresent(who.accountId()), now), accountLimits,
+        keyLimits.unlimited() ? null : stateOrFresh(keys.getIfPresent(who.keyId()), now), keyLimits);
+  }
+
+  private static RateLimitRules.State stateOrFresh(@Nullable Meter m, long now) {
+    return m == null ? RateLimitRules.State.FRESH : m.state(now);
   }
 
   /** Meters held now (accounts + keys), after expiring idle ones; for metrics and tests. */
@@ -147,71 +150,11 @@ public final class LocalRateLimiter implements RateLimiter {
   }
 
   private static Snapshot snapshotOf(long now, @Nullable Meter account, Limits accountLimits, @Nullable Meter key, Limits keyLimits) {
-    Window requests = tighter(
-        window(now, account, accountLimits.requestsPerMinute(), false),
-        window(now, key, keyLimits.requestsPerMinute(), false));
-    Window tokens = tighter(
-        window(now, account, accountLimits.tokensPerMinute(), true),
-        window(now, key, keyLimits.tokensPerMinute(), true));
-    return requests == null && tokens == null ? Snapshot.NONE : new Snapshot(requests, tokens);
+    return RateLimitRules.snapshot(stateOf(account, now), accountLimits, stateOf(key, now), keyLimits);
   }
 
-  private static @Nullable Window window(long now, @Nullable Meter m, @Nullable Long limit, boolean tokens) {
-    if (limit == null) {
-      return null;
-    }
-    if (m == null) {
-      return new Window(limit, limit, 0);
-    }
-    synchronized (m) {
-      long tat = tokens ? m.tokensTatNanos : m.requestsTatNanos;
-      return new Window(limit, Gcra.remaining(tat, now, limit), Gcra.used(tat, now));
-    }
-  }
-
-  private static @Nullable Window tighter(@Nullable Window a, @Nullable Window b) {
-    if (a == null) {
-      return b;
-    }
-    if (b == null) {
-      return a;
-    }
-    if (a.remaining() != b.remaining()) {
-      return a.remaining() < b.remaining() ? a : b;
-    }
-    return a.resetNanos() >= b.resetNanos() ? a : b;
-  }
-
-  /** GCRA over one minute; see the implementation note. Costs and TATs are in nanos. */
-  static final class Gcra {
-    private Gcra() {}
-
-    static long cost(long units, long limit) {
-      // units <= MAX_PER_MINUTE and WINDOW_NANOS = 6e10: the product stays below 6.1e18.
-      return Math.ceilDiv(units * WINDOW_NANOS, limit);
-    }
-
-    static long refund(long units, long limit) {
-      return units * WINDOW_NANOS / limit;
-    }
-
-    static long used(long tatNanos, long now) {
-      return Math.max(0, tatNanos - now);
-    }
-
-    static long remaining(long tatNanos, long now, long limit) {
-      long free = WINDOW_NANOS - used(tatNanos, now);
-      return free <= 0 ? 0 : free * limit / WINDOW_NANOS;
-    }
-
-    /** Nanos until {@code units} fit, 0 if they fit now. */
-    static long waitFor(long tatNanos, long now, long units, long limit) {
-      return Math.max(0, used(tatNanos, now) + cost(units, limit) - WINDOW_NANOS);
-    }
-
-    static long admit(long tatNanos, long now, long units, long limit) {
-      return Math.max(tatNanos, now) + cost(units, limit);
-    }
+  private static RateLimitRules.@Nullable State stateOf(@Nullable Meter m, long now) {
+    return m == null ? null : m.state(now);
   }
 
   /** The state of one account or key. Guarded by its own monitor and by the cache's compute. */
@@ -225,11 +168,16 @@ public final class LocalRateLimiter implements RateLimiter {
       this.tokensTatNanos = now;
     }
 
+    synchronized RateLimitRules.State state(long now) {
+      return new RateLimitRules.State(
+          RateLimitRules.used(requestsTatNanos, now), RateLimitRules.used(tokensTatNanos, now), inFlight);
+    }
+
     synchronized long idleNanos(long now) {
       if (inFlight > 0) {
         return Long.MAX_VALUE;
       }
-      return Math.max(Gcra.used(requestsTatNanos, now), Gcra.used(tokensTatNanos, now));
+      return Math.max(RateLimitRules.used(requestsTatNanos, now), RateLimitRules.used(tokensTatNanos, now));
     }
   }
 
@@ -257,7 +205,6 @@ public final class LocalRateLimiter implements RateLimiter {
     private final Limits accountLimits;
     private final Limits keyLimits;
     private final long tokens;
-    private @Nullable Rejected worst;
 
     Admission(LimitKeys who, long now, Limits accountLimits, Limits keyLimits, long tokens) {
       this.who = who;
@@ -268,20 +215,10 @@ public final class LocalRateLimiter implements RateLimiter {
     }
 
     Decision decide(@Nullable Meter accountMeter, @Nullable Meter keyMeter) {
-      if (accountMeter != null) {
-        synchronized (accountMeter) {
-          check(Scope.ACCOUNT, accountMeter, accountLimits);
-        }
-      }
-      if (keyMeter != null) {
-        synchronized (keyMeter) {
-          check(Scope.KEY, keyMeter, keyLimits);
-        }
-      }
-      if (worst != null) {
-        Snapshot s = snapshotOf(now, accountMeter, accountLimits, keyMeter, keyLimits);
-        Rejected w = worst;
-        return new Rejected(w.scope(), w.kind(), w.limit(), w.remaining(), w.requested(), w.retryAfterNanos(), s);
+      Rejected refused = RateLimitRules.refusal(
+          stateOf(accountMeter, now), accountLimits, stateOf(keyMeter, now), keyLimits, tokens, concurrencyRetryAfterNanos);
+      if (refused != null) {
+        return refused;
       }
       if (accountMeter != null) {
         commit(accountMeter, accountLimits);
@@ -293,48 +230,15 @@ public final class LocalRateLimiter implements RateLimiter {
       return new Admitted(permit, snapshotOf(now, accountMeter, accountLimits, keyMeter, keyLimits));
     }
 
-    private void check(Scope scope, Meter m, Limits limits) {
-      Long rpm = limits.requestsPerMinute();
-      if (rpm != null) {
-        long wait = Gcra.waitFor(m.requestsTatNanos, now, 1, rpm);
-        if (wait > 0) {
-          refuse(scope, Kind.REQUESTS_PER_MINUTE, rpm, Gcra.remaining(m.requestsTatNanos, now, rpm), 1, wait);
-        }
-      }
-      Long tpm = limits.tokensPerMinute();
-      if (tpm != null) {
-        if (tokens > tpm) {
-          // Never fits; the earliest it could be tried is when the limit is full again.
-          refuse(scope, Kind.TOKENS_PER_MINUTE, tpm, Gcra.remaining(m.tokensTatNanos, now, tpm), tokens,
-              Gcra.used(m.tokensTatNanos, now));
-        } else {
-          long wait = Gcra.waitFor(m.tokensTatNanos, now, tokens, tpm);
-          if (wait > 0) {
-            refuse(scope, Kind.TOKENS_PER_MINUTE, tpm, Gcra.remaining(m.tokensTatNanos, now, tpm), tokens, wait);
-          }
-        }
-      }
-      Integer max = limits.concurrentRequests();
-      if (max != null && m.inFlight >= max) {
-        refuse(scope, Kind.CONCURRENT_REQUESTS, max, Math.max(0, max - m.inFlight), 1, concurrencyRetryAfterNanos);
-      }
-    }
-
-    private void refuse(Scope scope, Kind kind, long limit, long remaining, long requested, long retryAfterNanos) {
-      if (worst == null || retryAfterNanos > worst.retryAfterNanos()) {
-        worst = new Rejected(scope, kind, limit, remaining, requested, retryAfterNanos, Snapshot.NONE);
-      }
-    }
-
     private void commit(Meter m, Limits limits) {
       synchronized (m) {
         Long rpm = limits.requestsPerMinute();
         if (rpm != null) {
-          m.requestsTatNanos = Gcra.admit(m.requestsTatNanos, now, 1, rpm);
+          m.requestsTatNanos = Math.max(m.requestsTatNanos, now) + RateLimitRules.cost(1, rpm);
         }
         Long tpm = limits.tokensPerMinute();
         if (tpm != null) {
-          m.tokensTatNanos = Gcra.admit(m.tokensTatNanos, now, tokens, tpm);
+          m.tokensTatNanos = Math.max(m.tokensTatNanos, now) + RateLimitRules.cost(tokens, tpm);
         }
         m.inFlight++;
       }
@@ -394,9 +298,9 @@ public final class LocalRateLimiter implements RateLimiter {
         }
         synchronized (m) {
           if (delta > 0) {
-            m.tokensTatNanos = Gcra.admit(m.tokensTatNanos, now, delta, tpm);
+            m.tokensTatNanos = Math.max(m.tokensTatNanos, now) + RateLimitRules.cost(delta, tpm);
           } else {
-            m.tokensTatNanos -= Gcra.refund(-delta, tpm);
+            m.tokensTatNanos -= RateLimitRules.refund(-delta, tpm);
           }
         }
         return m;

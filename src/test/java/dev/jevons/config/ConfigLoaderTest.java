@@ -282,6 +282,49 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void without_a_redis_url_rate_limits_stay_in_the_process() {
+    JevonsConfig.Redis r = new ConfigLoader().load().redis();
+    assertThat(r.url()).isNull();
+    assertThat(r.keyPrefix()).isEqualTo("jevons:");
+    assertThat(r.timeoutMillis()).isEqualTo(250);
+    assertThat(new ConfigLoader().environment(Map.of("JEVONS_REDIS_URL", "")).load().redis().url()).isNull();
+  }
+
+  @Test
+  void reads_redis_settings_and_masks_the_password() throws IOException {
+    Path f =
+        yaml(
+            """
+            redis:
+              url: redis://jevons:redis-supersecret@cache:6380/2
+              key_prefix: "prod:jevons:"
+              timeout_ms: 100
+            """);
+    JevonsConfig c = new ConfigLoader().file(f).load();
+    assertThat(c.redis()).isEqualTo(new JevonsConfig.Redis("redis://jevons:redis-supersecret@cache:6380/2", "prod:jevons:", 100));
+    assertThat(c.describe().get("redis.url")).isEqualTo("redis://jevons:****@cache:6380/2");
+    assertThat(c.describe().toString()).doesNotContain("supersecret");
+    assertThat(new ConfigLoader().environment(Map.of("JEVONS_REDIS_URL", "rediss://:pw-supersecret@cache/0")).load().describe().get("redis.url"))
+        .isEqualTo("rediss://:****@cache/0");
+  }
+
+  @Test
+  void rejects_bad_redis_settings_naming_the_key() {
+    ConfigException e =
+        problemsOf(
+            new ConfigLoader()
+                .override("redis.url", "http://cache:6379")
+                .override("redis.key_prefix", "has space")
+                .override("redis.timeout_ms", 5));
+    assertThat(e.getMessage())
+        .contains("redis.url: 'http://cache:6379' must be a redis:// or rediss:// URL")
+        .contains("redis.key_prefix: 'has space' must be 1 to 64 characters")
+        .contains("redis.timeout_ms");
+    assertThat(problemsOf(new ConfigLoader().override("redis.url", "redis://:pw-supersecret@cache:6379/db")).getMessage())
+        .contains("redis.url").contains("names no database number").doesNotContain("supersecret");
+  }
+
+  @Test
   void the_stripe_webhook_secret_comes_from_the_environment_and_is_masked() {
     JevonsConfig c = new ConfigLoader().environment(Map.of("JEVONS_STRIPE_WEBHOOK_SECRET", "whsec_supersecret")).load();
     assertThat(c.stripe().webhookSecret()).isEqualTo("whsec_supersecret");

@@ -17,12 +17,13 @@ import net.jqwik.api.Provide;
 
 /**
  * The limiter against a reference token bucket in exact integer arithmetic: same decisions, same
- * remaining counts, retry-after exact, on random arrivals, estimates and settlements.
+ * remaining counts, retry-after exact, on random arrivals, estimates and settlements. The check
+ * is public so the Redis limiter runs it too.
  */
-class RateLimiterPropertiesTest {
-  static final long W = LocalRateLimiter.WINDOW_NANOS;
+public class RateLimiterPropertiesTest {
+  static final long W = RateLimitRules.WINDOW_NANOS;
 
-  record Step(long gapNanos, long estimateTokens, long actualTokens) {}
+  public record Step(long gapNanos, long estimateTokens, long actualTokens) {}
 
   /** Capacity L*W "scaled tokens"; one token costs W; time refills L per nano. */
   static final class ReferenceBucket {
@@ -53,25 +54,37 @@ class RateLimiterPropertiesTest {
 
   @Provide
   Arbitrary<Long> limits() {
+    return tokenLimits();
+  }
+
+  @Provide
+  Arbitrary<List<Step>> steps() {
+    return stepLists(200);
+  }
+
+  public static Arbitrary<Long> tokenLimits() {
     // Divisors of the window, so one token's cost is a whole number of nanos and the comparison
     // with the reference is exact.
     return Arbitraries.of(1L, 2L, 3L, 5L, 6L, 10L, 60L, 100L, 1_000L, 6_000L, 100_000L);
   }
 
-  @Provide
-  Arbitrary<List<Step>> steps() {
+  public static Arbitrary<List<Step>> stepLists(int maxSize) {
     Arbitrary<Long> gaps = Arbitraries.oneOf(
         Arbitraries.just(0L), Arbitraries.longs().between(1, 1_000_000), Arbitraries.longs().between(1, 90 * 1_000_000_000L));
     Arbitrary<Long> estimates = Arbitraries.longs().between(0, 2_000);
     Arbitrary<Long> actuals = Arbitraries.longs().between(0, 3_000);
-    return Combinators.combine(gaps, estimates, actuals).as(Step::new).list().ofMaxSize(200);
+    return Combinators.combine(gaps, estimates, actuals).as(Step::new).list().ofMaxSize(maxSize);
   }
 
   @Property(tries = 300)
   void admits_exactly_what_a_token_bucket_admits(@ForAll("limits") long tpm, @ForAll("steps") List<Step> steps) {
     AtomicLong now = new AtomicLong(123_456_789L);
     LocalRateLimiter limiter = new LocalRateLimiter(now::get, 1_000, Duration.ofSeconds(1));
-    LimitKeys who = new LimitKeys("a", "k");
+    assertAdmitsLikeATokenBucket(limiter, now, new LimitKeys("a", "k"), tpm, steps);
+  }
+
+  /** Drives {@code limiter}, whose clock is {@code now}, through {@code steps} beside the reference. */
+  public static void assertAdmitsLikeATokenBucket(RateLimiter limiter, AtomicLong now, LimitKeys who, long tpm, List<Step> steps) {
     Limits limits = new Limits(null, tpm, null);
     ReferenceBucket ref = new ReferenceBucket(tpm);
 
