@@ -264,7 +264,13 @@ public final class DemoCommand implements Callable<Integer> {
     }
     row(b, "p99 TTFT of served", String.format(Locale.ROOT, "%s (existing customers %s, regulars %s; deadline %d ms, real time)",
         seconds(r.ttftP99Nanos()), seconds(r.existingTtftP99Nanos()), seconds(r.regularTtftP99Nanos()), s.deadline().toMillis()));
-    row(b, "regulars", String.format(Locale.ROOT, "%s of their %,d requests served", share(r.regularServed(), r.regularSent()), r.regularSent()));
+    row(b, "regulars", String.format(Locale.ROOT, "%s of their %,d requests served: %s of %,d outside the surge, %s of %,d during it (%s-%s)",
+        share(r.regularServed(), r.regularSent()), r.regularSent(), share(r.regularsCalm()[1], r.regularsCalm()[0]), r.regularsCalm()[0],
+        share(r.regularsSurge()[1], r.regularsSurge()[0]), r.regularsSurge()[0], SurgeDemo.STAMP.format(SurgeScenario.ANNOUNCE).substring(6),
+        SurgeDemo.STAMP.format(SurgeDemo.SURGE_END).substring(6)));
+    if (r.closures(dev.jevons.governor.Gate.TOP_UPS.id()) > 0) {
+      row(b, "while closed", String.format(Locale.ROOT, "existing customers had %,d requests served in the whole hours the top-up gate was closed", r.existingServedWhileClosed()));
+    }
     row(b, "top-ups", String.format(Locale.ROOT, "%,d accepted, %,d refused while closed (503 recharge_suspended)", r.topUpsAccepted(), r.topUpsRefused()));
     row(b, "sign-ups", String.format(Locale.ROOT, "%,d accepted, %,d refused while closed (503 signups_suspended)", r.signupsAccepted(), r.signupsRefused()));
     StringBuilder t = new StringBuilder();

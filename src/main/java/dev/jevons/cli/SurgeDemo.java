@@ -61,6 +61,9 @@ final class SurgeDemo {
 
   record Proposal(String start, String end, int discountBp, double expectedShift, double elasticity, String json) {}
 
+  /** The surge, for the summary's split: from the announcement to two hours after the promotion's end. */
+  static final Instant SURGE_END = SurgeScenario.PROMO_END.plus(Duration.ofHours(2));
+
   /** The window's hours compared across the two nights: existing customers' offered load, multiples of capacity. */
   record Night(List<Integer> hours, double before, double after, double modelled) {}
 
@@ -82,6 +85,9 @@ final class SurgeDemo {
       long regularSent,
       long regularServed,
       long regularTtftP99Nanos,
+      long[] regularsCalm,
+      long[] regularsSurge,
+      long existingServedWhileClosed,
       long newSent,
       long newServed,
       long newShed,
@@ -500,6 +506,40 @@ final class SurgeDemo {
       }
     }
     transitions.sort(Comparator.comparing(Transition::at));
+    long[] calm = new long[2];
+    long[] surge = new long[2];
+    long servedWhileClosed = 0;
+    Instant closedAt = null;
+    Instant reopenedAt = null;
+    for (Transition t : transitions) {
+      if (t.gate().equals(Gate.TOP_UPS.id())) {
+        if (!t.open() && closedAt == null) {
+          closedAt = t.at();
+        } else if (t.open() && closedAt != null && reopenedAt == null) {
+          reopenedAt = t.at();
+        }
+      }
+    }
+    for (int i = 0; i < recorder.bucketCount(); i++) {
+      Instant from = recorder.bucketStart(i);
+      DemoRecorder.Bucket b = recorder.bucket(i);
+      synchronized (recorder) {
+        long sent = 0;
+        for (long v : b.outcomes[Cohort.REGULAR.ordinal()]) {
+          sent += v;
+        }
+        long ok = b.outcomes[Cohort.REGULAR.ordinal()][DemoHttp.Outcome.OK.ordinal()];
+        long[] into = !from.isBefore(SurgeScenario.ANNOUNCE) && from.isBefore(SURGE_END) ? surge : calm;
+        into[0] += sent;
+        into[1] += ok;
+        boolean closed = closedAt != null && !from.isBefore(closedAt.truncatedTo(ChronoUnit.HOURS).plus(Duration.ofHours(1)))
+            && (reopenedAt == null || from.plus(BUCKET).isBefore(reopenedAt.plusSeconds(1)));
+        if (closed) {
+          servedWhileClosed += b.outcomes[Cohort.REGULAR.ordinal()][DemoHttp.Outcome.OK.ordinal()]
+              + b.outcomes[Cohort.RUSHER.ordinal()][DemoHttp.Outcome.OK.ordinal()];
+        }
+      }
+    }
     long promoRevenue = 0;
     for (int i = 0; i < recorder.bucketCount(); i++) {
       if (recorder.bucketStart(i).isBefore(SurgeScenario.PROMO_END)) {
@@ -530,6 +570,9 @@ final class SurgeDemo {
         recorder.sent(Cohort.REGULAR),
         recorder.total(DemoHttp.Outcome.OK, Cohort.REGULAR),
         DemoRecorder.quantile(recorder.ttfts(Cohort.REGULAR), 0.99),
+        calm,
+        surge,
+        servedWhileClosed,
         recorder.sent(Cohort.NEWCOMER),
         recorder.total(DemoHttp.Outcome.OK, Cohort.NEWCOMER),
         recorder.total(DemoHttp.Outcome.SHED, Cohort.NEWCOMER) + recorder.total(DemoHttp.Outcome.SHED_LATE, Cohort.NEWCOMER),

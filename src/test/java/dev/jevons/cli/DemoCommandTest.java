@@ -40,10 +40,16 @@ class DemoCommandTest {
     assertThat(r.topUpsRefused()).isPositive();
     assertThat(r.signupsRefused()).isPositive();
 
-    // The surge was real, and shed; existing customers were still served, most of the regulars' requests.
+    // The surge was real, and shed. Existing customers kept using their balances while the gates
+    // were closed (never refused for money: only each newcomer's first request met a 402), were
+    // served through the closed hours, and most of the regulars' requests outside the surge
+    // succeeded. A served request started within its deadline by construction: the queue drops a
+    // request at its deadline. (During the surge the regulars' share depends on how the early
+    // refusal treats light accounts, and on this machine's speed; the summary reports it.)
     assertThat(r.shed()).isPositive();
-    assertThat(r.existingServed()).isPositive();
-    assertThat(r.regularServed()).as("regulars served of %d", r.regularSent()).isGreaterThan(r.regularSent() / 2);
+    assertThat(r.noBalance()).as("402s").isEqualTo(r.signupsAccepted());
+    assertThat(r.existingServedWhileClosed()).isPositive();
+    assertThat(r.regularsCalm()[1]).as("regulars served outside the surge, of %d", r.regularsCalm()[0]).isGreaterThan(r.regularsCalm()[0] * 8 / 10);
     assertThat(r.errors()).isZero();
 
     // The rest of the script: the price change, the proposal, and money that adds up (checked in the run).
