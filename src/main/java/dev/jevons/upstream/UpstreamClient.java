@@ -2,17 +2,9 @@ package dev.jevons.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.helidon.common.buffers.DataReader;
-import io.helidon.common.socket.SocketOptions;
-import io.helidon.http.Header;
-import io.helidon.http.HeaderNames;
-import io.helidon.http.HeaderValues;
-import io.helidon.webclient.http1.Http1Client;
-import io.helidon.webclient.http1.Http1ClientRequest;
-import io.helidon.webclient.http1.Http1ClientResponse;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
@@ -21,17 +13,21 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * HTTP/1.1 to inference servers over Helidon's blocking WebClient, one keep-alive connection pool
- * per upstream origin.
+ * HTTP/1.1 to inference servers on plain blocking sockets ({@link HttpConnection}), one keep-alive
+ * pool per upstream origin.
  *
  * <p>Why this client: every call runs top to bottom on the caller's own (virtual) thread: write
  * the request, block reading the status line, hand back the body as a stream read on the same
- * thread. The JDK HttpClient it replaced relayed every exchange through its selector thread and a
- * chain of CompletableFutures, which took ~62% of the gateway's CPU in the overhead benchmark
- * (docs/BENCHMARKS.md, "Gateway overhead").
+ * thread, with nothing but a socket and a 2 KB buffer held per connection. The JDK HttpClient
+ * relayed every exchange through a selector thread (~62% of the gateway's CPU); Helidon's
+ * WebClient, which replaced it, held an 8 KB socket read buffer, a write buffer, header objects
+ * and a deeper stack per open stream and handed every pooled connection to a virtual thread of its
+ * own to watch for the server closing it (docs/BENCHMARKS.md, "Gateway overhead").
  *
  * <p>Timeouts. The connect timeout is the socket's. The first-byte timeout of {@link #post} is the
  * socket read timeout, so a server that accepts the request but sends no status line within it is
@@ -44,32 +40,26 @@ import org.jspecify.annotations.Nullable;
  * pool half-read), so the upstream sees the client leave and stops generating. A body read to its
  * end returns the connection to the pool.
  *
- * <p>Stale connections. A pooled connection the server closed while it sat idle is normally
- * noticed by WebClient before reuse; if the server closes it at the moment it is reused, the
- * request fails before any response byte, and it is sent once more on a new connection (as the
- * JDK client does for a connection found closed). A refused connection or a timeout is not retried
- * here: that is the gateway's decision, on another replica.
+ * <p>Stale connections. A pooled connection idle longer than {@link #MAX_IDLE_NANOS} is closed
+ * rather than reused (servers close idle keep-alive connections; uvicorn, under vLLM, after 5 s).
+ * If a reused connection fails before any response byte arrives, the server closed it at the
+ * moment of reuse, and the request is sent once more on a new connection. A refused connection or
+ * a timeout is not retried here: that is the gateway's decision, on another replica.
  */
 public final class UpstreamClient implements AutoCloseable {
   private static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
   private static final int MAX_MODELS_BODY_BYTES = 4 * 1024 * 1024;
   /** Idle keep-alive connections kept per upstream; busier moments open more, closed after use. */
   private static final int MAX_IDLE_CONNECTIONS_PER_UPSTREAM = 512;
-  /**
-   * Each connection's write buffer, allocated for its whole life (WebClient's default: 4 KB). It
-   * only gathers the request line and headers; a body larger than it is written straight to the
-   * socket. With thousands of open streams the default is ~4 KB of heap per stream for nothing
-   * (docs/BENCHMARKS.md, "Gateway overhead", memory).
-   */
-  private static final int WRITE_BUFFER_BYTES = 1024;
-
-  private static final Header CONTENT_TYPE_JSON = HeaderValues.create(HeaderNames.CONTENT_TYPE, "application/json");
-  private static final Header ACCEPT = HeaderValues.create(HeaderNames.ACCEPT, "application/json, text/event-stream");
+  static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(4);
+  private static final String JSON = "application/json";
+  private static final String ACCEPT = "application/json, text/event-stream";
 
   private final ObjectMapper json;
-  private final Duration connectTimeout;
-  private final Duration firstByteTimeout;
-  private final Map<String, Http1Client> clients = new ConcurrentHashMap<>();
+  private final int connectTimeoutMillis;
+  private final int firstByteTimeoutMillis;
+  private final Map<String, ConcurrentLinkedDeque<HttpConnection>> idle = new ConcurrentHashMap<>();
+  private volatile boolean closed;
 
   /**
    * The {@code watchdog} is not used by the client itself (its timeouts are socket timeouts, see
@@ -78,8 +68,8 @@ public final class UpstreamClient implements AutoCloseable {
    */
   public UpstreamClient(ObjectMapper json, Duration connectTimeout, Duration firstByteTimeout, Watchdog watchdog) {
     this.json = json;
-    this.connectTimeout = connectTimeout;
-    this.firstByteTimeout = firstByteTimeout;
+    this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+    this.firstByteTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, firstByteTimeout.toMillis());
   }
 
   /** A response with a 2xx status whose body the caller must read or close. */
@@ -100,26 +90,12 @@ public final class UpstreamClient implements AutoCloseable {
    * UpstreamException} of kind STATUS carrying the upstream's error message.
    */
   public Response post(Replica replica, String path, byte[] body) throws UpstreamException {
-    String uri = replica.baseUrl() + path;
-    Http1Client http = clientFor(replica);
-    Http1ClientResponse res;
-    try {
-      res = submit(http.post(uri), replica, body);
-    } catch (RuntimeException e) {
-      if (!staleConnection(e)) {
-        throw failure(replica, e, firstByteTimeout);
-      }
-      try {
-        res = submit(http.post(uri), replica, body);
-      } catch (RuntimeException again) {
-        throw failure(replica, again, firstByteTimeout);
-      }
-    }
-    int status = res.status().code();
+    Exchange ex = exchange(replica, "POST", path, body, firstByteTimeoutMillis);
+    int status = ex.head.status();
     if (status / 100 == 2) {
-      return new Response(status, new Body(res));
+      return new Response(status, ex.body);
     }
-    String message = errorMessage(new Body(res));
+    String message = errorMessage(ex.body);
     throw new UpstreamException(
         UpstreamException.Kind.STATUS,
         replica.name() + " answered HTTP " + status + (message == null ? "" : ": " + message),
@@ -128,25 +104,12 @@ public final class UpstreamClient implements AutoCloseable {
         null);
   }
 
-  private Http1ClientResponse submit(Http1ClientRequest req, Replica replica, byte[] body) {
-    req.header(CONTENT_TYPE_JSON).header(ACCEPT);
-    authorize(req, replica);
-    return req.submit(body);
-  }
-
   /** The model ids the server lists at {@code GET /models}. */
   Set<String> listModels(Replica replica, Duration timeout) throws UpstreamException {
-    Http1ClientRequest req = clientFor(replica).get(replica.baseUrl() + "/models").readTimeout(timeout);
-    authorize(req, replica);
-    Http1ClientResponse res;
-    try {
-      res = req.request();
-    } catch (RuntimeException e) {
-      throw failure(replica, e, timeout);
-    }
-    try (InputStream in = new Body(res)) {
+    Exchange ex = exchange(replica, "GET", "/models", new byte[0], (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+    try (InputStream in = ex.body) {
       byte[] bytes = in.readNBytes(MAX_MODELS_BODY_BYTES);
-      int status = res.status().code();
+      int status = ex.head.status();
       if (status != 200) {
         throw new UpstreamException(UpstreamException.Kind.STATUS, replica.name() + " /models answered HTTP " + status, status, null, null);
       }
@@ -165,90 +128,98 @@ public final class UpstreamClient implements AutoCloseable {
     }
   }
 
-  private static void authorize(Http1ClientRequest req, Replica replica) {
-    String key = replica.apiKey();
-    if (key != null) {
-      req.header(HeaderNames.AUTHORIZATION, "Bearer " + key);
-    }
-  }
+  private record Exchange(HttpConnection.Head head, InputStream body) {}
 
-  /** One client, and so one connection pool, per scheme, host and port. */
-  private Http1Client clientFor(Replica replica) {
+  /** Sends one request and reads the response head, retrying once on a stale pooled connection. */
+  private Exchange exchange(Replica replica, String method, String path, byte[] body, int readTimeoutMillis) throws UpstreamException {
     URI base = replica.baseUrl();
     String origin = base.getScheme() + "://" + base.getHost() + ":" + base.getPort();
-    Http1Client client = clients.get(origin);
-    return client != null ? client : clients.computeIfAbsent(origin, o -> newClient());
-  }
-
-  private Http1Client newClient() {
-    return Http1Client.builder()
-        .shareConnectionCache(false)
-        .connectionCacheSize(MAX_IDLE_CONNECTIONS_PER_UPSTREAM)
-        .followRedirects(false)
-        // A 100-continue round trip before every body would add latency for nothing: the bodies
-        // are small and the upstream reads them all.
-        .sendExpectContinue(false)
-        .writeBufferSize(WRITE_BUFFER_BYTES)
-        .socketOptions(
-            SocketOptions.builder()
-                .connectTimeout(connectTimeout)
-                .readTimeout(firstByteTimeout)
-                // Requests and SSE events are small writes that must not wait for Nagle's algorithm.
-                .tcpNoDelay(true)
-                .build())
-        .readTimeout(firstByteTimeout)
-        .build();
-  }
-
-  /**
-   * Whether a request failed because the server had closed the (pooled) connection before
-   * answering, with no response byte read: safe to send once more on a new connection.
-   */
-  private static boolean staleConnection(RuntimeException e) {
-    Throwable cause = rootIo(e);
-    if (cause instanceof SocketTimeoutException || cause instanceof ConnectException) {
-      return false;
-    }
-    if (cause instanceof IOException) {
-      return true; // reset, broken pipe, closed by peer
-    }
-    // WebClient reports a connection closed before the status line as a runtime exception of its
-    // own; it is the same situation.
-    return e instanceof DataReader.InsufficientDataAvailableException;
-  }
-
-  private static @Nullable Throwable rootIo(Throwable e) {
-    Throwable t = e;
-    for (int i = 0; i < 8 && t != null; i++) {
-      if (t instanceof IOException) {
-        return t;
+    String target = (base.getRawPath() == null ? "" : base.getRawPath()) + path;
+    String host = base.getHost() + ":" + base.getPort();
+    for (int attempt = 0; ; attempt++) {
+      HttpConnection c = attempt == 0 ? pooled(origin) : null;
+      try {
+        if (c == null) {
+          c = HttpConnection.open(base, connectTimeoutMillis, readTimeoutMillis);
+        } else {
+          c.readTimeoutMillis(readTimeoutMillis);
+        }
+        c.send(method, target, host, JSON, ACCEPT, replica.apiKey(), body);
+        HttpConnection.Head head = c.readHead();
+        if (readTimeoutMillis != firstByteTimeoutMillis) {
+          c.readTimeoutMillis(firstByteTimeoutMillis);
+        }
+        return new Exchange(head, new Body(this, origin, c, head, method.equals("HEAD")));
+      } catch (IOException e) {
+        boolean reused = c != null && c.reused;
+        if (c != null) {
+          c.close();
+        }
+        // A reused connection that fails before any response byte was closed by the server as we
+        // reused it: send once more on a fresh one. Timeouts are not that.
+        if (attempt == 0 && reused && !(e instanceof SocketTimeoutException) && !(e instanceof HttpConnection.ProtocolException)) {
+          continue;
+        }
+        throw failure(replica, e, readTimeoutMillis);
       }
-      t = t.getCause();
+    }
+  }
+
+  private @Nullable HttpConnection pooled(String origin) {
+    ConcurrentLinkedDeque<HttpConnection> q = idle.get(origin);
+    if (q == null) {
+      return null;
+    }
+    long now = System.nanoTime();
+    for (HttpConnection c = q.pollLast(); c != null; c = q.pollLast()) {
+      if (now - c.idleSinceNanos < MAX_IDLE_NANOS && !c.isClosed()) {
+        c.idleSinceNanos = 0;
+        return c;
+      }
+      c.close();
     }
     return null;
   }
 
-  private static UpstreamException failure(Replica replica, RuntimeException e, Duration readTimeout) {
-    Throwable cause = rootIo(e);
-    return switch (cause) {
-      // The JDK's NioSocketImpl says "Connect timed out" for the connect timeout and "Read timed
-      // out" for the read timeout; both are SocketTimeoutException.
-      case SocketTimeoutException t when String.valueOf(t.getMessage()).toLowerCase().contains("connect") ->
-          new UpstreamException(UpstreamException.Kind.CONNECT, "connect to " + replica.name() + " timed out", 0, null, t);
+  /** A connection whose exchange ended cleanly goes back to its pool (most recently used last). */
+  void release(String origin, HttpConnection c) {
+    if (closed || c.isClosed() || c.hasBufferedBytes()) {
+      c.close();
+      return;
+    }
+    ConcurrentLinkedDeque<HttpConnection> q = idle.computeIfAbsent(origin, o -> new ConcurrentLinkedDeque<>());
+    // The size is approximate under concurrency; it only bounds how many idle sockets are kept.
+    if (q.size() >= MAX_IDLE_CONNECTIONS_PER_UPSTREAM) {
+      c.close();
+      return;
+    }
+    c.reused = true;
+    c.idleSinceNanos = System.nanoTime();
+    q.offerLast(c);
+    // Oldest first: drop what has idled too long, so idle sockets do not pile up after a burst.
+    for (HttpConnection old = q.peekFirst(); old != null && System.nanoTime() - old.idleSinceNanos >= MAX_IDLE_NANOS; old = q.peekFirst()) {
+      if (q.remove(old)) {
+        old.close();
+      }
+    }
+  }
+
+  private static UpstreamException failure(Replica replica, IOException e, int readTimeoutMillis) {
+    return switch (e) {
+      case HttpConnection.ConnectFailure f when f.getCause() instanceof SocketTimeoutException ->
+          new UpstreamException(UpstreamException.Kind.CONNECT, "connect to " + replica.name() + " timed out", 0, null, f);
+      case HttpConnection.ConnectFailure f when f.getCause() instanceof ConnectException ->
+          new UpstreamException(UpstreamException.Kind.CONNECT, "cannot connect to " + replica.name(), 0, null, f);
+      case HttpConnection.ConnectFailure f ->
+          new UpstreamException(UpstreamException.Kind.CONNECT, "connection to " + replica.name() + " failed: " + f.getMessage(), 0, null, f);
       case SocketTimeoutException t ->
           new UpstreamException(
-              UpstreamException.Kind.FIRST_BYTE_TIMEOUT,
-              replica.name() + " sent no response within " + readTimeout.toMillis() + " ms",
-              0,
-              null,
-              t);
-      case ConnectException c -> new UpstreamException(UpstreamException.Kind.CONNECT, "cannot connect to " + replica.name(), 0, null, c);
-      case IOException x ->
-          new UpstreamException(
-              UpstreamException.Kind.CONNECT, "connection to " + replica.name() + " failed: " + x.getMessage(), 0, null, e);
-      case null, default ->
-          new UpstreamException(
-              UpstreamException.Kind.CONNECT, "calling " + replica.name() + " failed: " + e.getMessage(), 0, null, e);
+              UpstreamException.Kind.FIRST_BYTE_TIMEOUT, replica.name() + " sent no response within " + readTimeoutMillis + " ms", 0, null, t);
+      case HttpConnection.ProtocolException p ->
+          new UpstreamException(UpstreamException.Kind.PROTOCOL, replica.name() + " broke HTTP/1.1: " + p.getMessage(), 0, null, p);
+      case EOFException eof ->
+          new UpstreamException(UpstreamException.Kind.CONNECT, replica.name() + " closed the connection without answering", 0, null, eof);
+      default -> new UpstreamException(UpstreamException.Kind.CONNECT, "connection to " + replica.name() + " failed: " + e.getMessage(), 0, null, e);
     };
   }
 
@@ -271,54 +242,133 @@ public final class UpstreamClient implements AutoCloseable {
 
   @Override
   public void close() {
-    clients.values().forEach(Http1Client::closeResource);
-    clients.clear();
+    closed = true;
+    for (ConcurrentLinkedDeque<HttpConnection> q : idle.values()) {
+      for (HttpConnection c = q.pollFirst(); c != null; c = q.pollFirst()) {
+        c.close();
+      }
+    }
+    idle.clear();
   }
 
   /**
-   * A response body as a plain {@link InputStream}. WebClient reports socket failures as unchecked
-   * exceptions; readers here (the gateway's relay) expect {@link IOException}, so they are
-   * translated. {@link #close} may come from another thread (the watchdog) while a read is
-   * blocked: before the end it closes the response, which closes the connection; after the end the
-   * connection is already back in the pool and close does nothing.
+   * A response body framed by {@code Content-Length}, chunked coding or the connection's close.
+   * At its end the connection goes back to the pool (when the server keeps it alive); closed
+   * before its end, the connection is closed. {@link #close} may come from another thread (the
+   * watchdog) while a read is blocked: it closes the socket, and the read fails with an
+   * {@link IOException}.
    */
   private static final class Body extends InputStream {
-    private final Http1ClientResponse response;
-    private final InputStream in;
+    private final UpstreamClient client;
+    private final String origin;
+    private final HttpConnection c;
+    private final boolean chunked;
+    private final boolean keepAlive;
+    /** Bytes left in the body (Content-Length) or in the current chunk; -1 until delimited by close. */
+    private long remaining;
+    private boolean ended;
+    private volatile boolean done;
 
-    Body(Http1ClientResponse response) {
-      this.response = response;
-      this.in = response.inputStream();
-    }
-
-    @Override
-    public int read() throws IOException {
-      try {
-        return in.read();
-      } catch (UncheckedIOException e) {
-        throw e.getCause();
-      } catch (RuntimeException e) {
-        throw new IOException(e.getMessage(), e);
+    Body(UpstreamClient client, String origin, HttpConnection c, HttpConnection.Head head, boolean noBody) {
+      this.client = client;
+      this.origin = origin;
+      this.c = c;
+      this.chunked = head.chunked();
+      this.keepAlive = head.keepAlive();
+      this.remaining = chunked ? 0 : head.contentLength();
+      if (noBody || head.status() == 204 || head.status() == 304 || (!chunked && remaining == 0)) {
+        end();
       }
     }
 
     @Override
+    public int read() throws IOException {
+      byte[] one = new byte[1];
+      int n = read(one, 0, 1);
+      return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
     public int read(byte[] b, int off, int len) throws IOException {
+      if (ended) {
+        return -1;
+      }
+      if (done) {
+        throw new IOException("the response was closed");
+      }
+      if (len == 0) {
+        return 0;
+      }
+      if (chunked && remaining == 0 && !nextChunk()) {
+        return -1;
+      }
+      int want = remaining >= 0 ? (int) Math.min(len, remaining) : len;
+      int n = c.read(b, off, want);
+      if (n < 0) {
+        if (remaining < 0) {
+          end();
+          return -1;
+        }
+        throw new EOFException("the upstream closed the connection in the middle of the response body");
+      }
+      if (remaining >= 0) {
+        remaining -= n;
+        if (remaining == 0) {
+          if (chunked) {
+            String crlf = c.readShortLine();
+            if (!crlf.isEmpty()) {
+              throw new HttpConnection.ProtocolException("chunk data not followed by CRLF");
+            }
+          } else {
+            end();
+          }
+        }
+      }
+      return n;
+    }
+
+    /** Reads the next chunk-size line; at the last chunk reads the trailers and ends the body. */
+    private boolean nextChunk() throws IOException {
+      String line = c.readShortLine();
+      int semicolon = line.indexOf(';');
+      String hex = (semicolon >= 0 ? line.substring(0, semicolon) : line).trim();
+      long size;
       try {
-        return in.read(b, off, len);
-      } catch (UncheckedIOException e) {
-        throw e.getCause();
-      } catch (RuntimeException e) {
-        throw new IOException(e.getMessage(), e);
+        size = Long.parseLong(hex, 16);
+      } catch (NumberFormatException e) {
+        throw new HttpConnection.ProtocolException("bad chunk size line");
+      }
+      if (size < 0) {
+        throw new HttpConnection.ProtocolException("bad chunk size line");
+      }
+      if (size == 0) {
+        for (String trailer = c.readShortLine(); !trailer.isEmpty(); trailer = c.readShortLine()) {
+          // Trailers carry nothing the gateway uses.
+        }
+        end();
+        return false;
+      }
+      remaining = size;
+      return true;
+    }
+
+    private void end() {
+      ended = true;
+      if (!done) {
+        done = true;
+        if (keepAlive) {
+          client.release(origin, c);
+        } else {
+          c.close();
+        }
       }
     }
 
     @Override
     public void close() {
-      try {
-        response.close();
-      } catch (RuntimeException e) {
-        // The connection broke or was closed already; either way it is not reused.
+      if (!done) {
+        done = true;
+        c.close();
       }
     }
   }
