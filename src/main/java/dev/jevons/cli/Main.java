@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "jevons 0.1.0",
     description = "An OpenAI-compatible LLM API platform: keys, billing, fair queueing and routing over inference servers.",
-    subcommands = {ServeCommand.class, SimCommand.class, AdminCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ServeCommand.class, SimCommand.class, DemoCommand.class, AdminCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -1,20 +1,15 @@
 package dev.jevons.cli;
 
 import dev.jevons.config.ConfigException;
-import dev.jevons.config.ConfigLoader;
 import dev.jevons.config.JevonsConfig;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /** {@code jevons serve}: the gateway, with built-in simulated replicas unless upstreams are given. */
 @Command(
@@ -28,29 +23,7 @@ import picocli.CommandLine.Option;
 public final class ServeCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
-  @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration file (default: $JEVONS_CONFIG if set).")
-  @Nullable Path configFile;
-
-  @Option(names = "--data", paramLabel = "DIR", description = "Data directory for the SQLite store and the admin token (default ./data).")
-  @Nullable String dataDir;
-
-  @Option(names = "--host", description = "Address to listen on (default 127.0.0.1).")
-  @Nullable String host;
-
-  @Option(names = "--port", description = "HTTP port (default 8080; 0 picks a free one).")
-  @Nullable Integer port;
-
-  @Option(names = "--store-url", paramLabel = "JDBC_URL", description = "jdbc:sqlite:FILE or jdbc:postgresql://HOST:PORT/DB.")
-  @Nullable String storeUrl;
-
-  @Option(names = "--upstream", paramLabel = "URL", description = "An OpenAI-compatible inference server, e.g. http://127.0.0.1:8000/v1; repeatable. Models are discovered from its /v1/models.")
-  List<String> upstreams = new ArrayList<>();
-
-  @Option(names = "--sim-profile", paramLabel = "NAME", description = "Profile of the built-in simulator: instant, h800 (default) or small.")
-  @Nullable String simProfile;
-
-  @Option(names = "--sim-replicas", paramLabel = "N", description = "Number of built-in simulated replicas (default 2).")
-  @Nullable Integer simReplicas;
+  @Mixin ServeOptions options = new ServeOptions();
 
   @Override
   public Integer call() {
@@ -83,21 +56,7 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   JevonsConfig load(Map<String, String> env) {
-    Path file = configFile;
-    if (file == null && env.get("JEVONS_CONFIG") != null) {
-      file = Path.of(env.get("JEVONS_CONFIG"));
-    }
-    return new ConfigLoader()
-        .file(file)
-        .environment(env)
-        .override("data_dir", dataDir)
-        .override("server.host", host)
-        .override("server.port", port)
-        .override("store.url", storeUrl)
-        .override("sim.profile", simProfile)
-        .override("sim.replicas", simReplicas)
-        .upstreamUrls(upstreams)
-        .load();
+    return options.loader(env).load();
   }
 
   static void installJulBridge() {

@@ -116,6 +116,7 @@ public final class ConfigLoader {
 
   private @Nullable Path file;
   private Map<String, String> env = Map.of();
+  private final Map<String, String> defaults = new LinkedHashMap<>();
   private final Map<String, String> overrides = new LinkedHashMap<>();
   private final List<String> upstreamUrls = new ArrayList<>();
 
@@ -140,6 +141,18 @@ public final class ConfigLoader {
     return this;
   }
 
+  /**
+   * A default for a scalar key that replaces the built-in one and that the file, the environment
+   * and the flags may still override (a command with needs of its own, such as {@code jevons demo}).
+   */
+  public ConfigLoader defaultValue(String key, Object value) {
+    if (!SCALAR_KEYS.contains(key)) {
+      throw new IllegalArgumentException("not a configuration key: " + key);
+    }
+    defaults.put(key, value.toString());
+    return this;
+  }
+
   /** Upstreams given with {@code --upstream URL}; they replace the file's list. */
   public ConfigLoader upstreamUrls(List<String> urls) {
     upstreamUrls.addAll(urls);
@@ -157,6 +170,11 @@ public final class ConfigLoader {
   public JevonsConfig load() {
     List<String> problems = new ArrayList<>();
     ObjectNode tree = readFile(problems);
+    defaults.forEach((key, value) -> {
+      if (!present(tree, key)) {
+        put(tree, key, value);
+      }
+    });
     for (String key : SCALAR_KEYS) {
       String fromEnv = env.get(envName(key));
       if (fromEnv != null) {
@@ -206,6 +224,17 @@ public final class ConfigLoader {
       problems.add("config file " + file + ": cannot read: " + e.getMessage());
     }
     return JsonNodeFactory.instance.objectNode();
+  }
+
+  private static boolean present(ObjectNode tree, String dottedKey) {
+    JsonNode node = tree;
+    for (String part : dottedKey.split("\\.")) {
+      node = node.isObject() ? node.get(part) : null;
+      if (node == null) {
+        return false;
+      }
+    }
+    return !node.isNull();
   }
 
   private static void put(ObjectNode tree, String dottedKey, String value) {

@@ -88,6 +88,25 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void a_command_default_replaces_the_built_in_one_and_gives_way_to_file_environment_and_flags() throws IOException {
+    Path f = yaml("sim:\n  replicas: 3\n");
+    JevonsConfig c =
+        new ConfigLoader()
+            .file(f)
+            .environment(Map.of("JEVONS_SERVER_PORT", "7070"))
+            .override("scheduler.max_wait_ms", 1500)
+            .defaultValue("sim.profile", "small")
+            .defaultValue("sim.replicas", 1)
+            .defaultValue("server.port", 0)
+            .defaultValue("scheduler.max_wait_ms", 2000)
+            .load();
+    assertThat(c.sim().profile()).isEqualTo("small");
+    assertThat(c.sim().replicas()).isEqualTo(3);
+    assertThat(c.server().port()).isEqualTo(7070);
+    assertThat(c.scheduler().maxWaitMillis()).isEqualTo(1500);
+  }
+
+  @Test
   void an_override_beats_the_environment_and_the_file() throws IOException {
     Path f = yaml("server:\n  port: 9090\n");
     JevonsConfig c =
