@@ -60,6 +60,11 @@ class FairQueuePropertiesTest {
         default -> q.expireDue();
       }
       q.checkInvariants();
+      // The fair-share estimate of the work ahead never exceeds everything queued in the bands
+      // that could come first, and always covers the higher bands and the account's own backlog.
+      TicketSpec probe = new TicketSpec("acct" + op.account(), 1 + op.account() % 3, op.band(), "m", op.tokens(), op.tokens() / 2, 5 * SEC);
+      long ahead = q.tokensAheadOf(probe);
+      assertThat(ahead).isBetween(op.band() == 0 ? 0 : q.tokensAhead("m", op.band() - 1), q.tokensAhead("m", op.band()));
     }
   }
 
