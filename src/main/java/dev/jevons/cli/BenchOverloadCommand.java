@@ -135,7 +135,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
 
   record Row(String variant, double load, double offeredRps, int requests, double goodput, double goodputShare,
       double ttftP50, double ttftP99, double shedRate, double jain, double lightP99, int cut, int errors,
-      double lateShare, FleetUse fleet) {}
+      double lateShare, FleetUse fleet, double steadyP99, double steadyLightP99) {}
 
   /**
    * What the simulated engines did in a step's measured window, sampled every 10 ms: output tokens
@@ -193,16 +193,17 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         }
       }
       out.println();
-      out.println("| variant | load | offered req/s | requests | goodput tok/s | % of capacity | TTFT p50 s | TTFT p99 s | late | shed | Jain (light) | light p99 TTFT s | cut | errors | fleet tok/s | busy slots | engine queue |");
-      out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+      out.println("| variant | load | offered req/s | requests | goodput tok/s | % of capacity | TTFT p50 s | TTFT p99 s | late | shed | Jain (light) | light p99 TTFT s | steady TTFT p99 s | steady light p99 s | cut | errors | fleet tok/s | busy slots | engine queue |");
+      out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
       for (Row r : rows) {
-        out.printf(Locale.ROOT, "| %s | %.0fx | %.1f | %d | %.1f | %.0f%% | %s | %s | %.1f%% | %.0f%% | %.3f | %s | %d | %d | %.1f | %.1f / %d | %.0f%% |%n",
+        out.printf(Locale.ROOT, "| %s | %.0fx | %.1f | %d | %.1f | %.0f%% | %s | %s | %.1f%% | %.0f%% | %.3f | %s | %s | %s | %d | %d | %.1f | %.1f / %d | %.0f%% |%n",
             r.variant(), r.load(), r.offeredRps(), r.requests(), r.goodput(), 100 * r.goodputShare(),
-            secs(r.ttftP50()), secs(r.ttftP99()), 100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), r.cut(), r.errors(),
+            secs(r.ttftP50()), secs(r.ttftP99()), 100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()),
+            secs(r.steadyP99()), secs(r.steadyLightP99()), r.cut(), r.errors(),
             r.fleet().tokensPerSecond(), r.fleet().busySlots(), REPLICAS * slots, 100 * r.fleet().engineQueuedShare());
       }
       out.printf(Locale.ROOT, "(capacity %.2f req/s = %.1f tok/s; goodput: output tokens/s, inside each step's measured window (after warm-up, before arrivals stop), of requests with TTFT <= %.2f s and TPOT <= %.0f ms (a request's tokens counted as spread evenly from its first to its last); "
-              + "TTFT percentiles over admitted requests, cut ones at their age when cut; late: admitted requests with TTFT over the target; Jain over the 9 light accounts' goodput; "
+              + "TTFT percentiles over admitted requests, cut ones at their age when cut; steady: only those sent after the warm-up (without the onset of overload at each step's start); late: admitted requests with TTFT over the target; Jain over the 9 light accounts' goodput; "
               + "fleet tok/s, busy slots, engine queue: what the simulated engines did in the measured window, sampled every 10 ms)%n",
           capacityRps, capacityTps, ttftTarget / timeScale, tpotTarget / timeScale * 1000);
       out.flush();
@@ -216,9 +217,9 @@ public final class BenchOverloadCommand implements Callable<Integer> {
 
   private String format(Row r) {
     return String.format(Locale.ROOT,
-        "%-6s %4.0fx offered %6.1f req/s: %5d requests, goodput %7.1f tok/s (%3.0f%%), TTFT p50 %s p99 %s s, late %.1f%%, shed %3.0f%%, Jain %.3f, light p99 %s s, cut %d, errors %d; fleet %.1f tok/s, %.1f busy slots, engine queue %.0f%%",
+        "%-6s %4.0fx offered %6.1f req/s: %5d requests, goodput %7.1f tok/s (%3.0f%%), TTFT p50 %s p99 %s s, late %.1f%%, shed %3.0f%%, Jain %.3f, light p99 %s s (steady: p99 %s, light %s), cut %d, errors %d; fleet %.1f tok/s, %.1f busy slots, engine queue %.0f%%",
         r.variant(), r.load(), r.offeredRps(), r.requests(), r.goodput(), 100 * r.goodputShare(), secs(r.ttftP50()), secs(r.ttftP99()),
-        100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), r.cut(), r.errors(),
+        100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), secs(r.steadyP99()), secs(r.steadyLightP99()), r.cut(), r.errors(),
         r.fleet().tokensPerSecond(), r.fleet().busySlots(), 100 * r.fleet().engineQueuedShare());
   }
 
@@ -504,6 +505,8 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     double[] goodByAccount = new double[ACCOUNTS];
     List<Long> ttfts = new ArrayList<>();
     List<Long> lightTtfts = new ArrayList<>();
+    List<Long> steadyTtfts = new ArrayList<>();
+    List<Long> steadyLightTtfts = new ArrayList<>();
     int shed = 0;
     int cut = 0;
     int errors = 0;
@@ -527,6 +530,13 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         if (s.account() != 0) {
           lightTtfts.add(s.ttftNanos());
         }
+        // Sent after the warm-up: the steady state, without the onset of overload at the step's start.
+        if (s.startNanos() >= window[0]) {
+          steadyTtfts.add(s.ttftNanos());
+          if (s.account() != 0) {
+            steadyLightTtfts.add(s.ttftNanos());
+          }
+        }
       }
     }
     double good = Arrays.stream(goodByAccount).sum() / ((window[1] - window[0]) / 1e9);
@@ -539,7 +549,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     double jain = squares == 0 ? Double.NaN : sum * sum / ((ACCOUNTS - 1) * squares);
     return new Row(variant, load, rps, samples.size(), good, good / capacityTps, percentile(ttfts, 0.50), percentile(ttfts, 0.99),
         samples.isEmpty() ? 0 : (double) shed / samples.size(), jain, percentile(lightTtfts, 0.99), cut, errors,
-        admitted == 0 ? 0 : (double) late / admitted, use);
+        admitted == 0 ? 0 : (double) late / admitted, use, percentile(steadyTtfts, 0.99), percentile(steadyLightTtfts, 0.99));
   }
 
   private static double percentile(List<Long> values, double p) {
