@@ -21,7 +21,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>The predicted wait is the work fair queueing would serve before the request ({@link
  * FairQueue#tokensAheadOf}: a light account's request is not charged for a heavy account's
- * backlog) divided by the tokens per second the servers completed for the model lately. The wait
+ * backlog) divided by the queued tokens per second the servers cleared for the model lately
+ * (both in the queue's unit, estimated prompt plus max output). The wait
  * budget is the request's deadline less the measured time from dispatch to first token (so an
  * admitted request is predicted to produce its first token, not merely to start, within its
  * deadline); and while the model's queue is standing (it has not emptied for {@code queueTarget})
@@ -224,7 +225,10 @@ public final class Admission {
   public void complete(Ticket t, double weight, long promptTokens, long outputTokens) {
     handBack(t);
     queue.correct(t.accountId(), weight, t.costTokens(), promptTokens, outputTokens);
-    rate.record(t.model(), promptTokens + outputTokens, nanoTime.getAsLong());
+    // The rate is measured in the queue's own unit (estimated prompt + max output per request):
+    // queued tokens over queued tokens cleared per second is an unbiased wait however far the
+    // estimates are from actual usage (requests that stop early, a rough prompt estimate).
+    rate.record(t.model(), t.queuedTokens(), nanoTime.getAsLong());
     pump();
   }
 

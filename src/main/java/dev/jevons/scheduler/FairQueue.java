@@ -73,6 +73,8 @@ public final class FairQueue {
     final TreeSet<Account> accounts = new TreeSet<>(Account.BY_COUNTER);
     final Map<Account, Backlog> tickets = new HashMap<>();
     long tokens;
+    /** Sum of the backlogged accounts' weights: their shares of this lane's service. */
+    double weight;
 
     Lane(String model, int band) {
       this.model = model;
@@ -89,6 +91,12 @@ public final class FairQueue {
     final ArrayDeque<Ticket> tickets = new ArrayDeque<>();
     long tokens;
     double cost;
+    /** The account's weight in the lane, from its first ticket; added to and removed from the lane's. */
+    final double weight;
+
+    Backlog(double weight) {
+      this.weight = weight;
+    }
 
     void add(Ticket t) {
       tickets.addLast(t);
@@ -140,7 +148,8 @@ public final class FairQueue {
     Lane lane = lanes.computeIfAbsent(laneKey, k -> new Lane(spec.model(), spec.band()));
     Backlog q = lane.tickets.get(a);
     if (q == null) {
-      q = new Backlog();
+      q = new Backlog(t.weight);
+      lane.weight += q.weight;
       lane.tickets.put(a, q);
       lane.accounts.add(a);
       a.lanes.add(lane);
@@ -375,6 +384,7 @@ public final class FairQueue {
     }
     a.queued--;
     if (q.tickets.isEmpty()) {
+      lane.weight = lane.tickets.size() == 1 ? 0 : lane.weight - q.weight;
       lane.tickets.remove(a);
       lane.accounts.remove(a);
       a.lanes.remove(lane);
@@ -395,6 +405,12 @@ public final class FairQueue {
    * first one already past that value, so a light account's estimate is cheap and a heavy one's
    * visits at most the lane's accounts. Fluid approximation: an account's backlog is taken to be
    * served evenly in counter terms, so a partial backlog counts in proportion.
+   *
+   * <p>At least the account's own backlog scaled by its share of the band (GPS: while its backlog
+   * drains, every backlogged account keeps getting its weight's share). The first estimate alone
+   * counts only what the others have queued now, which under admission control is little, and
+   * misses their later arrivals that VTC will serve first: a heavy account's request would be
+   * admitted on a short prediction and then wait behind light accounts' next requests.
    */
   public synchronized long tokensAheadOf(TicketSpec spec) {
     long sum = 0;
@@ -414,18 +430,25 @@ public final class FairQueue {
     }
     long cost = spec.promptTokens() + 2 * spec.maxOutputTokens();
     double finish = finishTag(spec.accountId(), spec.weight(), cost, own);
+    long fluid = 0;
     for (Account x : own.accounts) {
       if (x.counter >= finish) {
         break;
       }
       Backlog b = own.tickets.get(x);
       if (x.id.equals(spec.accountId()) || finish - x.counter >= b.cost) {
-        sum += b.tokens;
+        fluid += b.tokens;
       } else {
-        sum += (long) (b.tokens * ((finish - x.counter) / b.cost));
+        fluid += (long) (b.tokens * ((finish - x.counter) / b.cost));
       }
     }
-    return sum;
+    Account a = accounts.get(spec.accountId());
+    Backlog mine = a == null ? null : own.tickets.get(a);
+    long share = 0;
+    if (mine != null) {
+      share = (long) Math.min(Long.MAX_VALUE / 4, mine.tokens * (own.weight / mine.weight));
+    }
+    return sum + Math.max(fluid, share);
   }
 
   /** Tokens queued for {@code model} in bands up to and including {@code band}: work ahead of a new ticket. */
@@ -510,6 +533,10 @@ public final class FairQueue {
           throw new IllegalStateException("an account's backlog totals drifted");
         }
         laneTokens += backlogTokens;
+      }
+      double laneWeight = l.tickets.values().stream().mapToDouble(b -> b.weight).sum();
+      if (Math.abs(laneWeight - l.weight) > 1e-6 * Math.max(1, laneWeight)) {
+        throw new IllegalStateException("lane weight drifted");
       }
       if (laneTokens != l.tokens) {
         throw new IllegalStateException("lane token total drifted");

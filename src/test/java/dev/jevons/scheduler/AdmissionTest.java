@@ -106,8 +106,8 @@ class AdmissionTest {
     // (100 + 100) tokens at 100 tokens/s is 2 s, inside 3 s less the 0.5 s start latency.
     assertThat(queue.tokensAheadOf(spec("light", 3 * SEC))).isEqualTo(100);
     assertThat(admitted(spec("light", 3 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
-    // The heavy account waits behind its own five and the light one: 700 tokens, 7 s.
-    assertThat(refused(spec("heavy", 3 * SEC)).reason()).startsWith("predicted wait 7.0 s");
+    // The heavy account's five drain at its half share of the band: 1,000 tokens, then its own.
+    assertThat(refused(spec("heavy", 3 * SEC)).reason()).startsWith("predicted wait 11.0 s");
   }
 
   @Test
@@ -158,5 +158,13 @@ class AdmissionTest {
     now.addAndGet(5 * SEC);
     admission.prefilled(t);
     assertThat(admission.startLatencyNanos("m")).isEqualTo(800 * MS);
+  }
+
+  @Test
+  void measures_the_service_rate_in_the_queues_unit_not_in_actual_usage() {
+    // A request estimated at 100 queued tokens that used only 15 still cleared 100 from the queue.
+    Ticket t = admitted(spec("a", 60 * SEC));
+    admission.complete(t, 1.0, 10, 5);
+    assertThat(admission.tokensPerSecond("m")).isEqualTo(100.0);
   }
 }

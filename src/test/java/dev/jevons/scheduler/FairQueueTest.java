@@ -149,7 +149,11 @@ class FairQueueTest {
     assertThat(queue.tokensAheadOf(spec("light", 1, 100, 100))).isEqualTo(50 + 200);
     // A heavy newcomer waits for its whole backlog.
     assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(50 + 2_000);
-    assertThat(queue.tokensAhead("m", 1)).isEqualTo(50 + 2_000);
+    // Once the light account is backlogged too, the heavy backlog drains at half the band's rate:
+    // it counts double, though the light account has only one request queued now.
+    queue.enqueue(spec("light", 1, 100, 100));
+    assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(50 + 4_000);
+    assertThat(queue.tokensAhead("m", 1)).isEqualTo(50 + 2_200);
   }
 
   @Test
