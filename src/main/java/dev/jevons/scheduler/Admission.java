@@ -25,8 +25,11 @@ import org.jspecify.annotations.Nullable;
  * (both in the queue's unit, estimated prompt plus max output). The wait
  * budget is the request's deadline less the measured time from dispatch to first token (so an
  * admitted request is predicted to produce its first token, not merely to start, within its
- * deadline); and while the model's queue is standing (it has not emptied for {@code queueTarget})
- * the budget is at most {@code queueTarget}. Under sustained overload a longer queue adds wait
+ * deadline); and while the model's queue is standing (no server of the model has had idle
+ * capacity for {@code queueTarget}) the budget is at most {@code queueTarget}. Idle capacity, not
+ * an empty queue, is the signal: admission itself keeps the queue short, so under overload it
+ * may empty for a moment while every server is still busy, and that must not reopen the
+ * deadline-long burst allowance. Under sustained overload a longer queue adds wait
  * without adding throughput: the servers are busy either way, so Jevons keeps just enough queue
  * to keep them fed and tells the rest to retry at once. A burst on a fleet that is catching up
  * still waits up to its deadline.
@@ -43,6 +46,8 @@ public final class Admission {
   private final Router router;
   private final ServiceRate rate = new ServiceRate(30);
   private final long queueTargetNanos;
+  /** Per model: when a server of the model last had room with nothing queued for it. */
+  private final Map<String, Long> lastIdleNanos = new ConcurrentHashMap<>();
   /** Per model: a moving average of the time from dispatch to first token, in nanoseconds. */
   private final Map<String, StartLatency> startLatency = new ConcurrentHashMap<>();
   /** Uncached prompt tokens dispatched to each server and not yet prefilled, for the router. */
@@ -112,14 +117,14 @@ public final class Admission {
         long predictedNanos = (long) ((ahead + spec.promptTokens() + spec.maxOutputTokens()) / perSecond * 1e9);
         long startNanos = startLatencyNanos(spec.model());
         long deadlineBudget = Math.max(0, spec.maxWaitNanos() - startNanos);
-        long backlogAge = queue.backlogAgeNanos(spec.model());
+        long backlogAge = busyForNanos(spec.model(), now);
         boolean standing = queueTargetNanos > 0 && backlogAge >= queueTargetNanos;
         long budget = standing ? Math.min(deadlineBudget, queueTargetNanos) : deadlineBudget;
         if (predictedNanos > budget) {
           String limit =
               budget == deadlineBudget
                   ? String.format("the queue deadline of %.1f s less %.2f s from dispatch to first token", spec.maxWaitNanos() / 1e9, startNanos / 1e9)
-                  : String.format("the %.1f s a standing queue is held to (requests for '%s' have waited without a break for %.1f s)",
+                  : String.format("the %.1f s a standing queue is held to (no server of '%s' has had idle capacity for %.1f s)",
                       queueTargetNanos / 1e9, spec.model(), backlogAge / 1e9);
           return new Refused(
               String.format(
@@ -159,9 +164,33 @@ public final class Admission {
       }
       Ticket t = queue.dispatchNext(models, ticket -> route(withRoom, ticket, now));
       if (t == null) {
+        // Capacity offered and nothing queued for it: those models are not overloaded now.
+        for (String m : models) {
+          if (!queue.hasWaiting(m)) {
+            lastIdleNanos.put(m, now);
+          }
+        }
         return;
       }
     }
+  }
+
+  /**
+   * How long every server of {@code model} has been busy with work waiting for it: since the last
+   * moment one had room and nothing was queued for it. A model never seen counts as idle now, and
+   * so does one whose servers have room right now (nothing may have called {@link #pump} lately).
+   */
+  private long busyForNanos(String model, long now) {
+    if (!queue.hasWaiting(model)) {
+      for (Server s : servers.get()) {
+        if (s.models().contains(model) && s.hasRoom(now)) {
+          lastIdleNanos.put(model, now);
+          return 0;
+        }
+      }
+    }
+    Long idle = lastIdleNanos.putIfAbsent(model, now);
+    return idle == null ? 0 : Math.max(0, now - idle);
   }
 
   /** Picks the server for a ticket among those with room; runs under the queue's lock. */

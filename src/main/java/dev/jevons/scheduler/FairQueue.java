@@ -406,11 +406,14 @@ public final class FairQueue {
    * visits at most the lane's accounts. Fluid approximation: an account's backlog is taken to be
    * served evenly in counter terms, so a partial backlog counts in proportion.
    *
-   * <p>At least the account's own backlog scaled by its share of the band (GPS: while its backlog
-   * drains, every backlogged account keeps getting its weight's share). The first estimate alone
+   * <p>At least the GPS estimate with sustained demand: the ticket starts when the band's virtual
+   * time (its smallest backlogged counter) reaches the ticket's start tag (its account's lifted
+   * counter plus its own backlog), and until then every backlogged account gets that much service
+   * per unit of weight, from what it has queued now or sends later. The first estimate alone
    * counts only what the others have queued now, which under admission control is little, and
-   * misses their later arrivals that VTC will serve first: a heavy account's request would be
-   * admitted on a short prediction and then wait behind light accounts' next requests.
+   * misses their later requests that VTC will serve first: a request would be admitted on a short
+   * prediction and then wait behind other accounts' next requests. For an account's own backlog
+   * this is its backlog over its share of the band.
    */
   public synchronized long tokensAheadOf(TicketSpec spec) {
     long sum = 0;
@@ -443,12 +446,14 @@ public final class FairQueue {
       }
     }
     Account a = accounts.get(spec.accountId());
-    Backlog mine = a == null ? null : own.tickets.get(a);
-    long share = 0;
-    if (mine != null) {
-      share = (long) Math.min(Long.MAX_VALUE / 4, mine.tokens * (own.weight / mine.weight));
-    }
-    return sum + Math.max(fluid, share);
+    boolean inLane = a != null && own.tickets.containsKey(a);
+    double laneWeight = own.weight + (inLane ? 0 : spec.weight());
+    double startTag = finish - cost / spec.weight();
+    double virtualTime = own.accounts.first().counter;
+    // Counter units to queued tokens at this request's own mix of prompt and output.
+    double tokensPerCost = cost == 0 ? 0 : (double) (spec.promptTokens() + spec.maxOutputTokens()) / cost;
+    double gps = Math.max(0, startTag - virtualTime) * laneWeight * tokensPerCost;
+    return sum + Math.max(fluid, (long) Math.min(Long.MAX_VALUE / 4, gps));
   }
 
   /** Tokens queued for {@code model} in bands up to and including {@code band}: work ahead of a new ticket. */
@@ -470,6 +475,11 @@ public final class FairQueue {
   public synchronized long backlogAgeNanos(String model) {
     long[] m = backlogByModel.get(model);
     return m == null ? 0 : Math.max(0, nanoTime.getAsLong() - m[1]);
+  }
+
+  /** Whether any request for {@code model} is waiting. */
+  public synchronized boolean hasWaiting(String model) {
+    return backlogByModel.containsKey(model);
   }
 
   public synchronized int size() {

@@ -119,22 +119,35 @@ class AdmissionTest {
     now.addAndGet(1_000 * MS);
     assertThat(queue.backlogAgeNanos("m")).isEqualTo(1_000 * MS);
     Admission.Refused r = refused(spec("b", 60 * SEC));
-    assertThat(r.reason()).contains("the 1.0 s a standing queue is held to").contains("waited without a break for 1.0 s");
+    assertThat(r.reason()).contains("the 1.0 s a standing queue is held to").contains("no server of 'm' has had idle capacity for 1.0 s");
     assertThat(r.retryAfterNanos()).isPositive();
   }
 
   @Test
-  void a_queue_that_empties_stops_standing() {
+  void a_queue_that_empties_while_every_server_stays_busy_still_stands() {
     Ticket running = measureOneRequestThenFillTheSlot();
     Ticket waiting = admitted(spec("a", 60 * SEC));
     now.addAndGet(1_500 * MS);
-    assertThat(queue.backlogAgeNanos("m")).isEqualTo(1_500 * MS);
-    // The running request ends; the waiting one takes its slot and the queue is empty again.
+    // The running request ends and the waiting one takes its slot at once: the queue is empty,
+    // but the server never had room with nothing to do, so demand still exceeds it.
     admission.complete(running, 1.0, 50, 50);
     assertThat(waiting.state()).isEqualTo(Ticket.State.DISPATCHED);
-    assertThat(queue.backlogAgeNanos("m")).isZero();
+    assertThat(queue.size()).isZero();
     admitted(spec("a", 60 * SEC));
-    assertThat(admitted(spec("a", 60 * SEC)).state()).as("a new burst may wait for its deadline").isEqualTo(Ticket.State.QUEUED);
+    assertThat(refused(spec("a", 60 * SEC)).reason()).contains("standing queue");
+  }
+
+  @Test
+  void idle_capacity_ends_a_standing_queue() {
+    Ticket running = measureOneRequestThenFillTheSlot();
+    Ticket waiting = admitted(spec("a", 60 * SEC));
+    now.addAndGet(1_500 * MS);
+    admission.complete(running, 1.0, 50, 50);
+    admission.complete(waiting, 1.0, 50, 50);
+    // The server had room and nothing queued: a new burst may wait for its deadline again.
+    assertThat(admitted(spec("x", 60 * SEC)).state()).isEqualTo(Ticket.State.DISPATCHED);
+    admitted(spec("a", 60 * SEC));
+    assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
   }
 
   @Test

@@ -60,13 +60,15 @@ class FairQueuePropertiesTest {
         default -> q.expireDue();
       }
       q.checkInvariants();
-      // The fair-share estimate of the work ahead covers the higher bands, and beyond them is at
-      // most what the band holds scaled by the smallest possible share.
+      // The fair-share estimate of the work ahead covers the higher bands, and adds nothing for an
+      // empty band.
       TicketSpec probe = new TicketSpec("acct" + op.account(), 1 + op.account() % 3, op.band(), "m", op.tokens(), op.tokens() / 2, 5 * SEC);
       long ahead = q.tokensAheadOf(probe);
       long higher = op.band() == 0 ? 0 : q.tokensAhead("m", op.band() - 1);
-      // Weights are 1..3 over 6 accounts: an account's share is at least 1/18 of its band.
-      assertThat(ahead).isBetween(higher, higher + 18 * (q.tokensAhead("m", op.band()) - higher));
+      assertThat(ahead).isGreaterThanOrEqualTo(higher);
+      if (q.tokensAhead("m", op.band()) == higher) {
+        assertThat(ahead).as("nothing queued in its band").isEqualTo(higher);
+      }
     }
   }
 

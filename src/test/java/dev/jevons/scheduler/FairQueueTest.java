@@ -206,4 +206,17 @@ class FairQueueTest {
     assertThat(queue.backlogAgeNanos("m")).isZero();
     assertThat(queue.backlogAgeNanos("other")).isZero();
   }
+
+  @Test
+  void an_account_served_ahead_of_the_band_waits_for_the_others_to_catch_up() {
+    queue.enqueue(spec("a", 1, 100, 100));
+    queue.enqueue(spec("ahead", 1, 100, 100));
+    queue.enqueue(spec("b", 1, 100, 100));
+    assertThat(List.of(take().accountId(), take().accountId())).containsExactly("a", "ahead");
+    // "ahead" has had 300 counter units of service, "b" none. Before "ahead" starts again, "b"
+    // gets its queued request and, if it keeps sending, another one: 2 x 200 tokens, though only
+    // one is queued now. A newcomer, lifted to b's counter, waits only for b's queued request.
+    assertThat(queue.tokensAheadOf(spec("ahead", 1, 100, 100))).isEqualTo(400);
+    assertThat(queue.tokensAheadOf(spec("newcomer", 1, 100, 100))).isEqualTo(200);
+  }
 }
