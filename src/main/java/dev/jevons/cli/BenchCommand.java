@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
       "Benchmarks. The gateway-overhead run (wrk, nginx, the simulator) is the script bench/overhead.sh.",
       "Record results with the command, the machine and the date in docs/BENCHMARKS.md."
     },
-    subcommands = {BenchLedgerCommand.class, BenchOverloadCommand.class})
+    subcommands = {BenchLedgerCommand.class, BenchOverloadCommand.class, BenchPrefixCommand.class})
 public final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

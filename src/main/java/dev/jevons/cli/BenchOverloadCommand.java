@@ -2,6 +2,7 @@ package dev.jevons.cli;
 
 import dev.jevons.accounts.Account;
 import dev.jevons.config.ConfigLoader;
+import dev.jevons.sim.EngineModel;
 import dev.jevons.sim.EngineProfile;
 import dev.jevons.sim.FaultPlan;
 import dev.jevons.sim.SimConfig;
@@ -100,8 +101,11 @@ public final class BenchOverloadCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "7", description = "Seed of arrivals and the simulator. Default: ${DEFAULT-VALUE}.")
   long seed;
 
-  /** One finished (or cut) request. ttft/tpot in nanoseconds; ttft -1 when no content came. */
-  record Sample(int account, String outcome, long ttftNanos, double tpotNanos, int tokens, long endNanos) {
+  /**
+   * One finished (or cut) request. ttft/tpot in nanoseconds; ttft -1 when no content came;
+   * startNanos is when it was sent (System.nanoTime), endNanos when its last byte came.
+   */
+  record Sample(int account, String outcome, long startNanos, long ttftNanos, double tpotNanos, int tokens, long endNanos) {
     boolean shed() {
       return outcome.equals("503") || outcome.equals("429");
     }
@@ -109,10 +113,42 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     boolean admitted() {
       return outcome.equals("ok") || outcome.equals("cut") && ttftNanos >= 0;
     }
+
+    /**
+     * Its output tokens that came inside [from, to): the tokens are taken to come evenly from the
+     * first to the last. Counting every token of a request at its completion instead makes a
+     * window's count jump by whole requests, and with requests of equal length that finish in
+     * waves (a closed loop starts them together) that error is several percent.
+     */
+    double tokensWithin(long from, long to) {
+      long first = startNanos + ttftNanos;
+      if (ttftNanos < 0 || tokens == 0) {
+        return 0;
+      }
+      if (endNanos <= first) {
+        return endNanos >= from && endNanos < to ? tokens : 0;
+      }
+      long overlap = Math.min(to, endNanos) - Math.max(from, first);
+      return overlap <= 0 ? 0 : tokens * ((double) overlap / (endNanos - first));
+    }
   }
 
   record Row(String variant, double load, double offeredRps, int requests, double goodput, double goodputShare,
-      double ttftP50, double ttftP99, double shedRate, double jain, double lightP99, int cut, int errors) {}
+      double ttftP50, double ttftP99, double shedRate, double jain, double lightP99, int cut, int errors,
+      double lateShare, FleetUse fleet, double steadyP99, double steadyLightP99) {}
+
+  /**
+   * What the simulated engines did in a step's measured window, sampled every 10 ms: output tokens
+   * generated per second (good or not), mean busy batch slots, and the share of samples in which
+   * some engine had a request waiting in its own queue. Separates "the fleet sat idle" from "the
+   * fleet worked but the requests missed their targets" when goodput falls short.
+   */
+  record FleetUse(double tokensPerSecond, double busySlots, double engineQueuedShare) {
+    static final FleetUse NONE = new FleetUse(Double.NaN, Double.NaN, Double.NaN);
+  }
+
+  private @Nullable SimFleet fleet;
+  private FleetUse capacityUse = FleetUse.NONE;
 
   private final HttpClient http =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
@@ -124,6 +160,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     EngineProfile engine = EngineProfile.byName(profile);
     int slots = engine.maxNumSeqs();
     try (SimFleet fleet = SimFleet.start(new SimConfig(profile, List.of(MODEL), timeScale, null, FaultPlan.none(), seed), REPLICAS, 0)) {
+      this.fleet = fleet;
       List<URI> replicas = fleet.baseUrls();
       out.printf(Locale.ROOT, "fleet: %d x %s (time scale %s), %d slots each; request: short prompt, max_tokens %d, ignore_eos, streaming%n",
           REPLICAS, profile, timeScale, slots, maxTokens);
@@ -131,8 +168,9 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       double[] capacity = measureCapacity(replicas, REPLICAS * slots);
       double capacityRps = capacity[0];
       double capacityTps = capacity[1];
-      out.printf(Locale.ROOT, "capacity: %.2f requests/s, %.1f output tokens/s (closed loop, %d clients, %d s)%n",
-          capacityRps, capacityTps, REPLICAS * slots, capacitySeconds);
+      out.printf(Locale.ROOT, "capacity: %.2f requests/s, %.1f output tokens/s (closed loop, %d clients, %d s; fleet %.1f tok/s, %.1f busy slots, engine queue %.0f%%)%n",
+          capacityRps, capacityTps, REPLICAS * slots, capacitySeconds,
+          capacityUse.tokensPerSecond(), capacityUse.busySlots(), 100 * capacityUse.engineQueuedShare());
       out.printf(Locale.ROOT, "targets: TTFT <= %.2f s, TPOT <= %.0f ms (wall clock); %d s arrivals per step (first %d s unmeasured), %d s grace%n%n",
           ttftTarget / timeScale, tpotTarget / timeScale * 1000, stepSeconds, warmupSeconds, graceSeconds);
       out.flush();
@@ -142,8 +180,9 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         try {
           for (double load : loads) {
             long[] window = new long[2];
-            List<Sample> samples = step(target, load * capacityRps, window);
-            Row row = summarize(variant.trim(), load, load * capacityRps, samples, capacityTps, window);
+            FleetUse[] use = {FleetUse.NONE};
+            List<Sample> samples = step(target, load * capacityRps, window, use);
+            Row row = summarize(variant.trim(), load, load * capacityRps, samples, capacityTps, window, use[0]);
             rows.add(row);
             out.println(format(row));
             out.flush();
@@ -154,15 +193,18 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         }
       }
       out.println();
-      out.println("| variant | load | offered req/s | requests | goodput tok/s | % of capacity | TTFT p50 s | TTFT p99 s | shed | Jain (light) | light p99 TTFT s | cut | errors |");
-      out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+      out.println("| variant | load | offered req/s | requests | goodput tok/s | % of capacity | TTFT p50 s | TTFT p99 s | late | shed | Jain (light) | light p99 TTFT s | steady TTFT p99 s | steady light p99 s | cut | errors | fleet tok/s | busy slots | engine queue |");
+      out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
       for (Row r : rows) {
-        out.printf(Locale.ROOT, "| %s | %.0fx | %.1f | %d | %.1f | %.0f%% | %s | %s | %.0f%% | %.3f | %s | %d | %d |%n",
+        out.printf(Locale.ROOT, "| %s | %.0fx | %.1f | %d | %.1f | %.0f%% | %s | %s | %.1f%% | %.0f%% | %.3f | %s | %s | %s | %d | %d | %.1f | %.1f / %d | %.0f%% |%n",
             r.variant(), r.load(), r.offeredRps(), r.requests(), r.goodput(), 100 * r.goodputShare(),
-            secs(r.ttftP50()), secs(r.ttftP99()), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), r.cut(), r.errors());
+            secs(r.ttftP50()), secs(r.ttftP99()), 100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()),
+            secs(r.steadyP99()), secs(r.steadyLightP99()), r.cut(), r.errors(),
+            r.fleet().tokensPerSecond(), r.fleet().busySlots(), REPLICAS * slots, 100 * r.fleet().engineQueuedShare());
       }
-      out.printf(Locale.ROOT, "(capacity %.2f req/s = %.1f tok/s; goodput: output tokens/s of requests completed in each step's measured window (after warm-up, before arrivals stop) with TTFT <= %.2f s and TPOT <= %.0f ms; "
-              + "TTFT percentiles over admitted requests, cut ones at their age when cut; Jain over the 9 light accounts' goodput)%n",
+      out.printf(Locale.ROOT, "(capacity %.2f req/s = %.1f tok/s; goodput: output tokens/s, inside each step's measured window (after warm-up, before arrivals stop), of requests with TTFT <= %.2f s and TPOT <= %.0f ms (a request's tokens counted as spread evenly from its first to its last); "
+              + "TTFT percentiles over admitted requests, cut ones at their age when cut; steady: only those sent after the warm-up (without the onset of overload at each step's start); late: admitted requests with TTFT over the target; Jain over the 9 light accounts' goodput; "
+              + "fleet tok/s, busy slots, engine queue: what the simulated engines did in the measured window, sampled every 10 ms)%n",
           capacityRps, capacityTps, ttftTarget / timeScale, tpotTarget / timeScale * 1000);
       out.flush();
     }
@@ -175,9 +217,10 @@ public final class BenchOverloadCommand implements Callable<Integer> {
 
   private String format(Row r) {
     return String.format(Locale.ROOT,
-        "%-6s %4.0fx offered %6.1f req/s: %5d requests, goodput %7.1f tok/s (%3.0f%%), TTFT p50 %s p99 %s s, shed %3.0f%%, Jain %.3f, light p99 %s s, cut %d, errors %d",
+        "%-6s %4.0fx offered %6.1f req/s: %5d requests, goodput %7.1f tok/s (%3.0f%%), TTFT p50 %s p99 %s s, late %.1f%%, shed %3.0f%%, Jain %.3f, light p99 %s s (steady: p99 %s, light %s), cut %d, errors %d; fleet %.1f tok/s, %.1f busy slots, engine queue %.0f%%",
         r.variant(), r.load(), r.offeredRps(), r.requests(), r.goodput(), 100 * r.goodputShare(), secs(r.ttftP50()), secs(r.ttftP99()),
-        100 * r.shedRate(), r.jain(), secs(r.lightP99()), r.cut(), r.errors());
+        100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), secs(r.steadyP99()), secs(r.steadyLightP99()), r.cut(), r.errors(),
+        r.fleet().tokensPerSecond(), r.fleet().busySlots(), 100 * r.fleet().engineQueuedShare());
   }
 
   /** Where requests go: the replicas in turn, or one Jevons. */
@@ -260,7 +303,6 @@ public final class BenchOverloadCommand implements Callable<Integer> {
 
   private double[] measureCapacity(List<URI> replicas, int clients) throws Exception {
     AtomicInteger next = new AtomicInteger();
-    AtomicBoolean measuring = new AtomicBoolean();
     AtomicBoolean stop = new AtomicBoolean();
     ConcurrentLinkedQueue<Sample> done = new ConcurrentLinkedQueue<>();
     Set<InputStream> open = ConcurrentHashMap.newKeySet();
@@ -270,29 +312,30 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         while (!stop.get()) {
           URI url = URI.create(replicas.get(Math.floorMod(next.getAndIncrement(), replicas.size())) + "/chat/completions");
           Sample s = send(url, null, 0, Long.MAX_VALUE, open);
-          if (measuring.get() && s.outcome().equals("ok")) {
+          if (s.outcome().equals("ok")) {
             done.add(s);
           }
         }
       }));
     }
     Thread.sleep(Math.max(2000, (long) (4000 / timeScale)));
-    measuring.set(true);
     long start = System.nanoTime();
-    Thread.sleep(capacitySeconds * 1000L);
-    measuring.set(false);
-    double elapsed = (System.nanoTime() - start) / 1e9;
+    long end = start + TimeUnit.SECONDS.toNanos(capacitySeconds);
+    capacityUse = sampleFleet(start, end);
     stop.set(true);
     for (Thread t : threads) {
       t.join();
     }
-    // Counted by completion time inside the window (the fleet was already saturated before it).
-    long tokens = done.stream().mapToLong(Sample::tokens).sum();
-    return new double[] {done.size() / elapsed, tokens / elapsed};
+    // The same estimator as goodput: tokens that came inside the window (the fleet was already
+    // saturated before it), and requests in proportion to their tokens inside it.
+    double seconds = (end - start) / 1e9;
+    double tokens = done.stream().mapToDouble(x -> x.tokensWithin(start, end)).sum();
+    double requests = done.stream().mapToDouble(x -> x.tokens() == 0 ? 0 : x.tokensWithin(start, end) / x.tokens()).sum();
+    return new double[] {requests / seconds, tokens / seconds};
   }
 
   /** Open-loop Poisson arrivals at {@code rps} for stepSeconds, then grace, then cut what is left. */
-  private List<Sample> step(Target target, double rps, long[] window) throws Exception {
+  private List<Sample> step(Target target, double rps, long[] window, FleetUse[] use) throws Exception {
     SplittableRandom random = new SplittableRandom(seed ^ Double.doubleToLongBits(rps));
     ConcurrentLinkedQueue<Sample> done = new ConcurrentLinkedQueue<>();
     Set<InputStream> open = ConcurrentHashMap.newKeySet();
@@ -302,6 +345,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     long cutAt = end + TimeUnit.SECONDS.toNanos(graceSeconds);
     window[0] = start + TimeUnit.SECONDS.toNanos(Math.min(warmupSeconds, stepSeconds - 1));
     window[1] = end;
+    Thread sampler = Thread.ofPlatform().daemon().name("bench-fleet-sampler").start(() -> use[0] = sampleFleet(window[0], window[1]));
     double t = start;
     while (true) {
       t += -Math.log(1 - random.nextDouble()) / rps * 1e9;
@@ -335,7 +379,37 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     for (Thread th : threads) {
       th.join(Duration.ofSeconds(10));
     }
+    sampler.join();
     return new ArrayList<>(done);
+  }
+
+  /** Samples the engines every 10 ms between {@code from} and {@code to} (System.nanoTime). */
+  private FleetUse sampleFleet(long from, long to) {
+    SimFleet f = fleet;
+    if (f == null) {
+      return FleetUse.NONE;
+    }
+    LockSupport.parkNanos(from - System.nanoTime());
+    long tokensAtStart = f.stats().stream().mapToLong(EngineModel.Stats::generationTokens).sum();
+    long startedAt = System.nanoTime();
+    long samples = 0;
+    long busy = 0;
+    long queued = 0;
+    while (System.nanoTime() < to) {
+      int running = 0;
+      boolean waiting = false;
+      for (EngineModel.Stats st : f.stats()) {
+        running += st.running();
+        waiting |= st.waiting() > 0;
+      }
+      samples++;
+      busy += running;
+      queued += waiting ? 1 : 0;
+      LockSupport.parkNanos(10_000_000L);
+    }
+    long tokens = f.stats().stream().mapToLong(EngineModel.Stats::generationTokens).sum() - tokensAtStart;
+    double seconds = (System.nanoTime() - startedAt) / 1e9;
+    return samples == 0 ? FleetUse.NONE : new FleetUse(tokens / seconds, (double) busy / samples, (double) queued / samples);
   }
 
   private Sample send(URI url, @Nullable String key, int account, long cutAt, Set<InputStream> open) {
@@ -365,7 +439,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       }
       if (res.statusCode() != 200) {
         in.readAllBytes();
-        return new Sample(account, String.valueOf(res.statusCode()), -1, Double.NaN, 0, System.nanoTime());
+        return new Sample(account, String.valueOf(res.statusCode()), t0, -1, Double.NaN, 0, System.nanoTime());
       }
       BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
       for (String line = reader.readLine(); line != null; line = reader.readLine()) {
@@ -378,7 +452,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         if (line.contains("\"error\"")) {
           // An error after a 200 (waited, then shed at the queue deadline; or an upstream failure).
           String outcome = line.contains("server_overloaded") ? "503" : line.contains("rate_limit") ? "429" : "error";
-          return new Sample(account, first < 0 ? outcome : "error", first < 0 ? -1 : first - t0, Double.NaN, chunks, System.nanoTime());
+          return new Sample(account, first < 0 ? outcome : "error", t0, first < 0 ? -1 : first - t0, Double.NaN, chunks, System.nanoTime());
         }
         if (line.contains("\"content\":\"") && !line.contains("\"content\":\"\"")) {
           long now = System.nanoTime();
@@ -403,16 +477,16 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       int tokens = usageTokens >= 0 ? usageTokens : chunks;
       double tpot = chunks > 1 ? (double) (last - first) / (chunks - 1) : 0;
       if (first < 0) {
-        return new Sample(account, System.nanoTime() >= cutAt ? "cut" : "error", -1, Double.NaN, 0, System.nanoTime());
+        return new Sample(account, System.nanoTime() >= cutAt ? "cut" : "error", t0, -1, Double.NaN, 0, System.nanoTime());
       }
-      return new Sample(account, "ok", first - t0, tpot, tokens, System.nanoTime());
+      return new Sample(account, "ok", t0, first - t0, tpot, tokens, System.nanoTime());
     } catch (java.net.http.HttpTimeoutException e) {
-      return new Sample(account, "cut", cutAt - t0, Double.NaN, 0, System.nanoTime());
+      return new Sample(account, "cut", t0, cutAt - t0, Double.NaN, 0, System.nanoTime());
     } catch (Exception e) {
       if (System.nanoTime() >= cutAt) {
-        return new Sample(account, "cut", first >= 0 ? first - t0 : cutAt - t0, Double.NaN, chunks, System.nanoTime());
+        return new Sample(account, "cut", t0, first >= 0 ? first - t0 : cutAt - t0, Double.NaN, chunks, System.nanoTime());
       }
-      return new Sample(account, "error", -1, Double.NaN, 0, System.nanoTime());
+      return new Sample(account, "error", t0, -1, Double.NaN, 0, System.nanoTime());
     } finally {
       if (in != null) {
         open.remove(in);
@@ -425,15 +499,19 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     }
   }
 
-  private Row summarize(String variant, double load, double rps, List<Sample> samples, double capacityTps, long[] window) {
+  private Row summarize(String variant, double load, double rps, List<Sample> samples, double capacityTps, long[] window, FleetUse use) {
     long ttftLimit = (long) (ttftTarget / timeScale * 1e9);
     double tpotLimit = tpotTarget / timeScale * 1e9;
     double[] goodByAccount = new double[ACCOUNTS];
     List<Long> ttfts = new ArrayList<>();
     List<Long> lightTtfts = new ArrayList<>();
+    List<Long> steadyTtfts = new ArrayList<>();
+    List<Long> steadyLightTtfts = new ArrayList<>();
     int shed = 0;
     int cut = 0;
     int errors = 0;
+    int admitted = 0;
+    int late = 0;
     for (Sample s : samples) {
       if (s.shed()) {
         shed++;
@@ -442,14 +520,22 @@ public final class BenchOverloadCommand implements Callable<Integer> {
       } else if (s.outcome().equals("error")) {
         errors++;
       }
-      boolean inWindow = s.endNanos() >= window[0] && s.endNanos() < window[1];
-      if (inWindow && s.outcome().equals("ok") && s.ttftNanos() <= ttftLimit && s.tpotNanos() <= tpotLimit) {
-        goodByAccount[s.account()] += s.tokens();
+      if (s.outcome().equals("ok") && s.ttftNanos() <= ttftLimit && s.tpotNanos() <= tpotLimit) {
+        goodByAccount[s.account()] += s.tokensWithin(window[0], window[1]);
       }
-      if (s.outcome().equals("ok") || s.outcome().equals("cut") && s.ttftNanos() >= 0) {
+      if (s.admitted()) {
+        admitted++;
+        late += s.ttftNanos() > ttftLimit ? 1 : 0;
         ttfts.add(s.ttftNanos());
         if (s.account() != 0) {
           lightTtfts.add(s.ttftNanos());
+        }
+        // Sent after the warm-up: the steady state, without the onset of overload at the step's start.
+        if (s.startNanos() >= window[0]) {
+          steadyTtfts.add(s.ttftNanos());
+          if (s.account() != 0) {
+            steadyLightTtfts.add(s.ttftNanos());
+          }
         }
       }
     }
@@ -462,7 +548,8 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     }
     double jain = squares == 0 ? Double.NaN : sum * sum / ((ACCOUNTS - 1) * squares);
     return new Row(variant, load, rps, samples.size(), good, good / capacityTps, percentile(ttfts, 0.50), percentile(ttfts, 0.99),
-        samples.isEmpty() ? 0 : (double) shed / samples.size(), jain, percentile(lightTtfts, 0.99), cut, errors);
+        samples.isEmpty() ? 0 : (double) shed / samples.size(), jain, percentile(lightTtfts, 0.99), cut, errors,
+        admitted == 0 ? 0 : (double) late / admitted, use, percentile(steadyTtfts, 0.99), percentile(steadyLightTtfts, 0.99));
   }
 
   private static double percentile(List<Long> values, double p) {

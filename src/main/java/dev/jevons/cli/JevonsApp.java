@@ -190,7 +190,7 @@ public final class JevonsApp implements AutoCloseable {
               new PrefixIndex(100_000, 1_000),
               new Router.Settings(
                   Router.Policy.parse(scheduling.routing()), Map.of(), TimeUnit.MILLISECONDS.toNanos(scheduling.ttftTargetMillis()), 1_000));
-      admission = new Admission(queue, pool::replicas, router, System::nanoTime);
+      admission = new Admission(queue, pool::replicas, router, System::nanoTime, TimeUnit.MILLISECONDS.toNanos(scheduling.queueTargetMillis()));
       ScheduledFuture<?> ticker =
           scheduler.scheduleAtFixedRate(
               () -> {

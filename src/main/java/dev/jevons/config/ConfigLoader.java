@@ -67,6 +67,7 @@ public final class ConfigLoader {
               "scheduler.keepalive_interval_ms",
               "scheduler.deepseek_keepalive",
               "scheduler.default_max_output_tokens",
+              "scheduler.queue_target_ms",
               "rate_limits.account_rpm",
               "rate_limits.account_tpm",
               "rate_limits.account_concurrency",
@@ -299,7 +300,8 @@ public final class ConfigLoader {
               integer(root, "scheduler.max_wait_ms", 600_000, 1, 86_400_000),
               integer(root, "scheduler.keepalive_interval_ms", 5_000, 10, 600_000),
               bool(root, "scheduler.deepseek_keepalive", false),
-              integer(root, "scheduler.default_max_output_tokens", 4_096, 1, 1L << 20));
+              integer(root, "scheduler.default_max_output_tokens", 4_096, 1, 1L << 20),
+              integer(root, "scheduler.queue_target_ms", 1_000, 0, 86_400_000));
       JevonsConfig.RateLimits limits =
           new JevonsConfig.RateLimits(
               optInteger(root, "rate_limits.account_rpm", 1, 100_000_000),

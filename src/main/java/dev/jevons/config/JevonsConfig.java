@@ -82,6 +82,9 @@ public record JevonsConfig(
    *
    * @param defaultMaxOutputTokens what a request without {@code max_tokens} is assumed to
    *     generate, for queue accounting until its actual usage is known
+   * @param queueTargetMillis while requests for a model have waited this long without the queue
+   *     emptying (a standing queue), a new one is admitted only if predicted to start within it;
+   *     0 leaves only {@code maxWaitMillis}
    */
   public record Scheduler(
       String policy,
@@ -93,7 +96,8 @@ public record JevonsConfig(
       long maxWaitMillis,
       long keepaliveIntervalMillis,
       boolean deepseekKeepalive,
-      long defaultMaxOutputTokens) {}
+      long defaultMaxOutputTokens,
+      long queueTargetMillis) {}
 
   /**
    * Default rate limits for every account and every key; null means unlimited. A request must
@@ -226,6 +230,7 @@ public record JevonsConfig(
     out.put("scheduler.keepalive_interval_ms", Long.toString(scheduler.keepaliveIntervalMillis()));
     out.put("scheduler.deepseek_keepalive", Boolean.toString(scheduler.deepseekKeepalive()));
     out.put("scheduler.default_max_output_tokens", Long.toString(scheduler.defaultMaxOutputTokens()));
+    out.put("scheduler.queue_target_ms", Long.toString(scheduler.queueTargetMillis()));
     out.put("rate_limits.account_rpm", String.valueOf(rateLimits.accountRequestsPerMinute()));
     out.put("rate_limits.account_tpm", String.valueOf(rateLimits.accountTokensPerMinute()));
     out.put("rate_limits.account_concurrency", String.valueOf(rateLimits.accountConcurrentRequests()));

@@ -17,7 +17,22 @@ import org.jspecify.annotations.Nullable;
  * Late binding of requests to inference servers: requests wait in Jevons' {@link FairQueue}, not
  * in the servers' own queues, and are dispatched the moment a server that serves their model has
  * room. Rejects early, before any prefill is spent, when the queue is full or the predicted wait
- * exceeds the request's deadline.
+ * exceeds the wait budget.
+ *
+ * <p>The predicted wait is the work fair queueing would serve before the request ({@link
+ * FairQueue#tokensAheadOf}: a light account's request is not charged for a heavy account's
+ * backlog) divided by the queued tokens per second the servers cleared for the model lately
+ * (both in the queue's unit, estimated prompt plus max output). The wait
+ * budget is the request's deadline less the measured time from dispatch to first token (so an
+ * admitted request is predicted to produce its first token, not merely to start, within its
+ * deadline); and while the model's queue is standing (no server of the model has had idle
+ * capacity for {@code queueTarget}) the budget is at most {@code queueTarget}. Idle capacity, not
+ * an empty queue, is the signal: admission itself keeps the queue short, so under overload it
+ * may empty for a moment while every server is still busy, and that must not reopen the
+ * deadline-long burst allowance. Under sustained overload a longer queue adds wait
+ * without adding throughput: the servers are busy either way, so Jevons keeps just enough queue
+ * to keep them fed and tells the rest to retry at once. A burst on a fleet that is catching up
+ * still waits up to its deadline.
  *
  * <p>Work conservation: {@link #pump} runs whenever capacity may have appeared (a request ended,
  * a request arrived, the periodic timer) and dispatches until no server with room has a waiting
@@ -30,14 +45,53 @@ public final class Admission {
   private final LongSupplier nanoTime;
   private final Router router;
   private final ServiceRate rate = new ServiceRate(30);
+  private final long queueTargetNanos;
+  /** Per model: when a server of the model last had room with nothing queued for it. */
+  private final Map<String, Long> lastIdleNanos = new ConcurrentHashMap<>();
+  /** Per model: a moving average of the time from dispatch to first token, in nanoseconds. */
+  private final Map<String, StartLatency> startLatency = new ConcurrentHashMap<>();
   /** Uncached prompt tokens dispatched to each server and not yet prefilled, for the router. */
   private final Map<String, AtomicLong> prefillBacklog = new ConcurrentHashMap<>();
 
+  /** With the default standing-queue target, {@link #DEFAULT_QUEUE_TARGET_NANOS}. */
   public Admission(FairQueue queue, Supplier<List<? extends Server>> servers, Router router, LongSupplier nanoTime) {
+    this(queue, servers, router, nanoTime, DEFAULT_QUEUE_TARGET_NANOS);
+  }
+
+  /**
+   * @param queueTargetNanos the longest predicted wait admitted while the queue is standing, and
+   *     how long it must go without emptying to count as standing; 0 turns the rule off (only
+   *     deadlines bound the wait)
+   */
+  public Admission(
+      FairQueue queue, Supplier<List<? extends Server>> servers, Router router, LongSupplier nanoTime, long queueTargetNanos) {
+    if (queueTargetNanos < 0) {
+      throw new IllegalArgumentException("queueTargetNanos must be >= 0: " + queueTargetNanos);
+    }
     this.queue = queue;
     this.servers = servers;
     this.router = router;
     this.nanoTime = nanoTime;
+    this.queueTargetNanos = queueTargetNanos;
+  }
+
+  public static final long DEFAULT_QUEUE_TARGET_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  /**
+   * Exponentially weighted moving average (weight 1/8 per sample, like TCP's smoothed RTT): recent
+   * enough to follow a change in the servers' load, smooth enough that one slow prefill does not
+   * swing the budget.
+   */
+  private static final class StartLatency {
+    private double nanos = -1;
+
+    synchronized void record(long sample) {
+      nanos = nanos < 0 ? sample : nanos + (sample - nanos) / 8;
+    }
+
+    synchronized long nanos() {
+      return nanos < 0 ? 0 : (long) nanos;
+    }
   }
 
   /** The outcome of {@link #enqueue}: waiting (or already dispatched), or refused at once. */
@@ -50,20 +104,34 @@ public final class Admission {
 
   /**
    * Queues a request and dispatches at once if a server has room. Refuses when the queue is full
-   * (lower bands are displaced first) or the predicted wait is longer than the request may wait.
+   * (lower bands, then accounts past their fair share, are displaced first) or the predicted wait
+   * is longer than the wait budget (see the class comment).
    */
   public Result enqueue(TicketSpec spec) {
     long now = nanoTime.getAsLong();
     double perSecond = rate.tokensPerSecond(spec.model(), now);
-    long ahead = queue.tokensAhead(spec.model(), spec.band());
-    if (perSecond > 0 && ahead > 0) {
-      long predictedNanos = (long) ((ahead + spec.promptTokens() + spec.maxOutputTokens()) / perSecond * 1e9);
-      if (predictedNanos > spec.maxWaitNanos()) {
-        return new Refused(
-            String.format(
-                "predicted wait %.1f s exceeds the queue deadline of %.1f s: %,d tokens are waiting for '%s' ahead of this request and the fleet completes %,.0f tokens/s",
-                predictedNanos / 1e9, spec.maxWaitNanos() / 1e9, ahead, spec.model(), perSecond),
-            predictedNanos - spec.maxWaitNanos());
+    if (perSecond > 0) {
+      // Nothing ahead means the request takes the next free slot: never refused on a prediction.
+      long ahead = queue.tokensAheadOf(spec);
+      if (ahead > 0) {
+        long predictedNanos = (long) ((ahead + spec.promptTokens() + spec.maxOutputTokens()) / perSecond * 1e9);
+        long startNanos = startLatencyNanos(spec.model());
+        long deadlineBudget = Math.max(0, spec.maxWaitNanos() - startNanos);
+        long backlogAge = busyForNanos(spec.model(), now);
+        boolean standing = queueTargetNanos > 0 && backlogAge >= queueTargetNanos;
+        long budget = standing ? Math.min(deadlineBudget, queueTargetNanos) : deadlineBudget;
+        if (predictedNanos > budget) {
+          String limit =
+              budget == deadlineBudget
+                  ? String.format("the queue deadline of %.1f s less %.2f s from dispatch to first token", spec.maxWaitNanos() / 1e9, startNanos / 1e9)
+                  : String.format("the %.1f s a standing queue is held to (no server of '%s' has had idle capacity for %.1f s)",
+                      queueTargetNanos / 1e9, spec.model(), backlogAge / 1e9);
+          return new Refused(
+              String.format(
+                  "predicted wait %.1f s exceeds %s: %,d tokens for '%s' are ahead of this request under fair sharing and the fleet completes %,.0f tokens/s",
+                  predictedNanos / 1e9, limit, ahead, spec.model(), perSecond),
+              predictedNanos - budget);
+        }
       }
     }
     Ticket t = queue.enqueue(spec);
@@ -96,9 +164,33 @@ public final class Admission {
       }
       Ticket t = queue.dispatchNext(models, ticket -> route(withRoom, ticket, now));
       if (t == null) {
+        // Capacity offered and nothing queued for it: those models are not overloaded now.
+        for (String m : models) {
+          if (!queue.hasWaiting(m)) {
+            lastIdleNanos.put(m, now);
+          }
+        }
         return;
       }
     }
+  }
+
+  /**
+   * How long every server of {@code model} has been busy with work waiting for it: since the last
+   * moment one had room and nothing was queued for it. A model never seen counts as idle now, and
+   * so does one whose servers have room right now (nothing may have called {@link #pump} lately).
+   */
+  private long busyForNanos(String model, long now) {
+    if (!queue.hasWaiting(model)) {
+      for (Server s : servers.get()) {
+        if (s.models().contains(model) && s.hasRoom(now)) {
+          lastIdleNanos.put(model, now);
+          return 0;
+        }
+      }
+    }
+    Long idle = lastIdleNanos.putIfAbsent(model, now);
+    return idle == null ? 0 : Math.max(0, now - idle);
   }
 
   /** Picks the server for a ticket among those with room; runs under the queue's lock. */
@@ -137,8 +229,18 @@ public final class Admission {
     return prefillBacklog.computeIfAbsent(s.name(), k -> new AtomicLong());
   }
 
-  /** The server produced the ticket's first token: its prompt no longer waits for prefill. */
+  /**
+   * The server produced the ticket's first token: its prompt no longer waits for prefill, and the
+   * time since dispatch feeds the start-latency margin of the wait budget.
+   */
   public void prefilled(Ticket t) {
+    if (t.state() == Ticket.State.DISPATCHED && t.firstToken.compareAndSet(false, true)) {
+      startLatency.computeIfAbsent(t.model(), m -> new StartLatency()).record(Math.max(0, nanoTime.getAsLong() - t.dispatchedNanos()));
+    }
+    clearPrefill(t);
+  }
+
+  private void clearPrefill(Ticket t) {
     long pending = t.prefillPending.getAndSet(0);
     if (pending > 0 && t.slot() instanceof Server s) {
       backlog(s).addAndGet(-pending);
@@ -152,7 +254,10 @@ public final class Admission {
   public void complete(Ticket t, double weight, long promptTokens, long outputTokens) {
     handBack(t);
     queue.correct(t.accountId(), weight, t.costTokens(), promptTokens, outputTokens);
-    rate.record(t.model(), promptTokens + outputTokens, nanoTime.getAsLong());
+    // The rate is measured in the queue's own unit (estimated prompt + max output per request):
+    // queued tokens over queued tokens cleared per second is an unbiased wait however far the
+    // estimates are from actual usage (requests that stop early, a rough prompt estimate).
+    rate.record(t.model(), t.queuedTokens(), nanoTime.getAsLong());
     pump();
   }
 
@@ -164,7 +269,7 @@ public final class Admission {
     if (!t.released.compareAndSet(false, true)) {
       return;
     }
-    prefilled(t);
+    clearPrefill(t);
     if (t.slot() instanceof Server s) {
       s.release();
     }
@@ -196,6 +301,12 @@ public final class Admission {
 
   public double tokensPerSecond(String model) {
     return rate.tokensPerSecond(model, nanoTime.getAsLong());
+  }
+
+  /** The smoothed time from dispatch to first token for {@code model}; 0 before any was seen. */
+  public long startLatencyNanos(String model) {
+    StartLatency l = startLatency.get(model);
+    return l == null ? 0 : l.nanos();
   }
 
   static long seconds(long nanos) {

@@ -27,10 +27,14 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Invariants: a ticket is in exactly one lane while QUEUED and in none after; the queued token
  * total equals the sum over queued tickets; the queue never holds more than {@code
- * maxQueuedTokens} (a new ticket that does not fit displaces queued tickets of strictly lower
- * bands, newest first, or is shed itself). Concurrency: one lock guards everything; every
- * operation is O(log n) in queued accounts except {@link #cancel} (linear in that account's own
- * tickets). Deadlines are enforced by {@link #expireDue} from a timer and by waiters themselves.
+ * maxQueuedTokens}. A new ticket that does not fit displaces queued tickets of strictly lower
+ * bands, newest first; then, within its own band, the newest ticket of the account whose backlog
+ * reaches furthest in counter terms, but only if VTC would serve that ticket after the new one
+ * (so a heavy account's excess is shed before a light account is refused); otherwise it is shed
+ * itself. Concurrency: one lock guards everything; enqueue and dispatch are O(log n) in queued
+ * accounts when the queue has room; {@link #cancel} is linear in that account's own tickets,
+ * displacement and {@link #tokensAheadOf} in the accounts of a band. Deadlines are enforced by
+ * {@link #expireDue} from a timer and by waiters themselves.
  * What is approximate: counters use doubles (they are not money), and correction on completion
  * may move an account that is no longer backlogged, which only affects its lift.
  */
@@ -50,6 +54,8 @@ public final class FairQueue {
   private final TreeSet<Ticket> byDeadline =
       new TreeSet<>(Comparator.comparingLong(Ticket::deadlineNanos).thenComparingLong(t -> t.seq));
   private final long[] queuedTokensByBand = new long[MAX_BANDS];
+  /** Per model: tickets queued and since when the model's queue has been non-empty. */
+  private final Map<String, long[]> backlogByModel = new HashMap<>();
   private long queuedTokens;
   private int queuedTickets;
   private long seq;
@@ -65,12 +71,47 @@ public final class FairQueue {
     final String model;
     final int band;
     final TreeSet<Account> accounts = new TreeSet<>(Account.BY_COUNTER);
-    final Map<Account, ArrayDeque<Ticket>> tickets = new HashMap<>();
+    final Map<Account, Backlog> tickets = new HashMap<>();
     long tokens;
+    /** Sum of the backlogged accounts' weights: their shares of this lane's service. */
+    double weight;
 
     Lane(String model, int band) {
       this.model = model;
       this.band = band;
+    }
+  }
+
+  /**
+   * One account's tickets in one lane, oldest first, with their totals: queued tokens (the queue's
+   * unit) and VTC cost divided by weight (the counter's unit), so the wait and shedding rules can
+   * ask "how much of this account's backlog comes before counter value x" without a walk.
+   */
+  private static final class Backlog {
+    final ArrayDeque<Ticket> tickets = new ArrayDeque<>();
+    long tokens;
+    double cost;
+    /** The account's weight in the lane, from its first ticket; added to and removed from the lane's. */
+    final double weight;
+
+    Backlog(double weight) {
+      this.weight = weight;
+    }
+
+    void add(Ticket t) {
+      tickets.addLast(t);
+      tokens += t.queuedTokens();
+      cost += t.costTokens() / t.weight;
+    }
+
+    boolean remove(Ticket t) {
+      if (!tickets.remove(t)) {
+        return false;
+      }
+      tokens -= t.queuedTokens();
+      // Floating-point drift must not leave a phantom cost behind an empty backlog.
+      cost = tickets.isEmpty() ? 0 : cost - t.costTokens() / t.weight;
+      return true;
     }
   }
 
@@ -105,19 +146,22 @@ public final class FairQueue {
     }
     String laneKey = spec.model() + '\u0000' + spec.band();
     Lane lane = lanes.computeIfAbsent(laneKey, k -> new Lane(spec.model(), spec.band()));
-    ArrayDeque<Ticket> q = lane.tickets.get(a);
+    Backlog q = lane.tickets.get(a);
     if (q == null) {
-      q = new ArrayDeque<>();
+      q = new Backlog(t.weight);
+      lane.weight += q.weight;
       lane.tickets.put(a, q);
       lane.accounts.add(a);
       a.lanes.add(lane);
     }
-    q.addLast(t);
+    q.add(t);
     a.queued++;
     lane.tokens += t.queuedTokens();
     queuedTokens += t.queuedTokens();
     queuedTokensByBand[t.band] += t.queuedTokens();
     queuedTickets++;
+    long[] m = backlogByModel.computeIfAbsent(t.model, k -> new long[] {0, now});
+    m[0]++;
     byDeadline.add(t);
     return t;
   }
@@ -130,6 +174,11 @@ public final class FairQueue {
     }
     while (queuedTokens + need > maxQueuedTokens || queuedTickets + 1 > maxTickets) {
       Ticket victim = newestOfLowestBandBelow(t.band);
+      String why = "displaced from a full queue by higher-priority requests";
+      if (victim == null) {
+        victim = lastServedInBandAfter(t);
+        why = "displaced from a full queue by an account that has received less service (fair share)";
+      }
       if (victim == null) {
         t.finish(
             Ticket.State.SHED,
@@ -138,9 +187,54 @@ public final class FairQueue {
         return false;
       }
       remove(victim);
-      victim.finish(Ticket.State.SHED, "displaced from a full queue by higher-priority requests");
+      victim.finish(Ticket.State.SHED, why);
     }
     return true;
+  }
+
+  /**
+   * The counter value at which VTC would serve a new ticket of {@code accountId}: its counter
+   * (lifted as at enqueue when it is not backlogged) plus its own backlog in {@code lane} plus the
+   * ticket's cost. Tickets whose accounts reach a larger value before they are served come after it.
+   */
+  private double finishTag(String accountId, double weight, long costTokens, @Nullable Lane lane) {
+    Account a = accounts.get(accountId);
+    double counter = a == null ? 0 : a.counter;
+    if ((a == null || a.queued == 0) && !backlogged.isEmpty()) {
+      counter = Math.max(counter, backlogged.first().counter);
+    }
+    Backlog own = a == null || lane == null ? null : lane.tickets.get(a);
+    return counter + (own == null ? 0 : own.cost) + costTokens / weight;
+  }
+
+  /**
+   * VTC-aware shedding within a band: the newest ticket of the account whose backlog reaches
+   * furthest in counter terms, if that is further than the new ticket would. Such a ticket would
+   * be served after the new one anyway, so trading it for the new one keeps in the queue what
+   * fair queueing would serve first: a heavy account's excess is shed before a light account is
+   * refused. Null when every queued ticket of the band comes before the new one.
+   */
+  private @Nullable Ticket lastServedInBandAfter(Ticket t) {
+    double newFinish = finishTag(t.accountId, t.weight, t.costTokens(), lanes.get(t.model + '\u0000' + t.band));
+    Ticket victim = null;
+    double victimFinish = newFinish;
+    for (Lane lane : lanes.values()) {
+      if (lane.band != t.band) {
+        continue;
+      }
+      for (Map.Entry<Account, Backlog> e : lane.tickets.entrySet()) {
+        Account x = e.getKey();
+        if (x.id.equals(t.accountId)) {
+          continue;
+        }
+        double finish = x.counter + e.getValue().cost;
+        if (finish > victimFinish) {
+          victimFinish = finish;
+          victim = e.getValue().tickets.peekLast();
+        }
+      }
+    }
+    return victim;
   }
 
   private @Nullable Ticket newestOfLowestBandBelow(int band) {
@@ -153,8 +247,8 @@ public final class FairQueue {
         if (lane.band != b) {
           continue;
         }
-        for (ArrayDeque<Ticket> q : lane.tickets.values()) {
-          Ticket last = q.peekLast();
+        for (Backlog q : lane.tickets.values()) {
+          Ticket last = q.tickets.peekLast();
           if (last != null && (newest == null || last.seq > newest.seq)) {
             newest = last;
           }
@@ -191,7 +285,7 @@ public final class FairQueue {
     if (best == null) {
       return null;
     }
-    Ticket t = best.tickets.get(bestAccount).peekFirst();
+    Ticket t = best.tickets.get(bestAccount).tickets.peekFirst();
     Object slot = slotFor.apply(t);
     if (slot == null) {
       return null;
@@ -275,7 +369,7 @@ public final class FairQueue {
     if (lane == null || a == null) {
       return;
     }
-    ArrayDeque<Ticket> q = lane.tickets.get(a);
+    Backlog q = lane.tickets.get(a);
     if (q == null || !q.remove(t)) {
       return;
     }
@@ -284,8 +378,13 @@ public final class FairQueue {
     queuedTokens -= t.queuedTokens();
     queuedTokensByBand[t.band] -= t.queuedTokens();
     queuedTickets--;
+    long[] m = backlogByModel.get(t.model);
+    if (m != null && --m[0] == 0) {
+      backlogByModel.remove(t.model);
+    }
     a.queued--;
-    if (q.isEmpty()) {
+    if (q.tickets.isEmpty()) {
+      lane.weight = lane.tickets.size() == 1 ? 0 : lane.weight - q.weight;
       lane.tickets.remove(a);
       lane.accounts.remove(a);
       a.lanes.remove(lane);
@@ -298,6 +397,65 @@ public final class FairQueue {
     }
   }
 
+  /**
+   * Queued tokens that fair queueing would serve before a new ticket like {@code spec}: everything
+   * of its model in higher bands, and in its own band each backlogged account's tickets up to the
+   * counter value at which the new ticket would be served (its account's lifted counter plus its
+   * own backlog plus its cost). Accounts are visited in counter order and the walk stops at the
+   * first one already past that value, so a light account's estimate is cheap and a heavy one's
+   * visits at most the lane's accounts. Fluid approximation: an account's backlog is taken to be
+   * served evenly in counter terms, so a partial backlog counts in proportion.
+   *
+   * <p>At least the GPS estimate with sustained demand: the ticket starts when the band's virtual
+   * time (its smallest backlogged counter) reaches the ticket's start tag (its account's lifted
+   * counter plus its own backlog), and until then every backlogged account gets that much service
+   * per unit of weight, from what it has queued now or sends later. The first estimate alone
+   * counts only what the others have queued now, which under admission control is little, and
+   * misses their later requests that VTC will serve first: a request would be admitted on a short
+   * prediction and then wait behind other accounts' next requests. For an account's own backlog
+   * this is its backlog over its share of the band.
+   */
+  public synchronized long tokensAheadOf(TicketSpec spec) {
+    long sum = 0;
+    Lane own = null;
+    for (Lane l : lanes.values()) {
+      if (!l.model.equals(spec.model())) {
+        continue;
+      }
+      if (l.band < spec.band()) {
+        sum += l.tokens;
+      } else if (l.band == spec.band()) {
+        own = l;
+      }
+    }
+    if (own == null) {
+      return sum;
+    }
+    long cost = spec.promptTokens() + 2 * spec.maxOutputTokens();
+    double finish = finishTag(spec.accountId(), spec.weight(), cost, own);
+    long fluid = 0;
+    for (Account x : own.accounts) {
+      if (x.counter >= finish) {
+        break;
+      }
+      Backlog b = own.tickets.get(x);
+      if (x.id.equals(spec.accountId()) || finish - x.counter >= b.cost) {
+        fluid += b.tokens;
+      } else {
+        fluid += (long) (b.tokens * ((finish - x.counter) / b.cost));
+      }
+    }
+    Account a = accounts.get(spec.accountId());
+    boolean inLane = a != null && own.tickets.containsKey(a);
+    double laneWeight = own.weight + (inLane ? 0 : spec.weight());
+    double startTag = finish - cost / spec.weight();
+    double virtualTime = own.accounts.first().counter;
+    // Counter units to queued tokens at this request's own mix of prompt and output.
+    double tokensPerCost = cost == 0 ? 0 : (double) (spec.promptTokens() + spec.maxOutputTokens()) / cost;
+    double gps = Math.max(0, startTag - virtualTime) * laneWeight * tokensPerCost;
+    return sum + Math.max(fluid, (long) Math.min(Long.MAX_VALUE / 4, gps));
+  }
+
   /** Tokens queued for {@code model} in bands up to and including {@code band}: work ahead of a new ticket. */
   public synchronized long tokensAhead(String model, int band) {
     long sum = 0;
@@ -307,6 +465,21 @@ public final class FairQueue {
       }
     }
     return sum;
+  }
+
+  /**
+   * How long requests for {@code model} have been waiting without the queue ever emptying; 0 when
+   * none waits. A queue that does not empty is standing: demand has exceeded what the servers
+   * clear for at least this long (CoDel's distinction between a burst and a standing queue).
+   */
+  public synchronized long backlogAgeNanos(String model) {
+    long[] m = backlogByModel.get(model);
+    return m == null ? 0 : Math.max(0, nanoTime.getAsLong() - m[1]);
+  }
+
+  /** Whether any request for {@code model} is waiting. */
+  public synchronized boolean hasWaiting(String model) {
+    return backlogByModel.containsKey(model);
   }
 
   public synchronized int size() {
@@ -325,8 +498,8 @@ public final class FairQueue {
   public synchronized int[] ticketsByBand() {
     int[] out = new int[MAX_BANDS];
     for (Lane l : lanes.values()) {
-      for (ArrayDeque<Ticket> q : l.tickets.values()) {
-        out[l.band] += q.size();
+      for (Backlog q : l.tickets.values()) {
+        out[l.band] += q.tickets.size();
       }
     }
     return out;
@@ -348,28 +521,40 @@ public final class FairQueue {
     int tickets = 0;
     for (Lane l : lanes.values()) {
       long laneTokens = 0;
-      for (Iterator<Map.Entry<Account, ArrayDeque<Ticket>>> it = l.tickets.entrySet().iterator(); it.hasNext(); ) {
+      for (Iterator<Map.Entry<Account, Backlog>> it = l.tickets.entrySet().iterator(); it.hasNext(); ) {
         var e = it.next();
-        if (e.getValue().isEmpty()) {
+        if (e.getValue().tickets.isEmpty()) {
           throw new IllegalStateException("empty account queue left in a lane");
         }
         if (!l.accounts.contains(e.getKey())) {
           throw new IllegalStateException("backlogged account missing from its lane order");
         }
-        for (Ticket t : e.getValue()) {
+        long backlogTokens = 0;
+        double backlogCost = 0;
+        for (Ticket t : e.getValue().tickets) {
           if (t.state() != Ticket.State.QUEUED) {
             throw new IllegalStateException(t + " is " + t.state() + " but still queued");
           }
-          laneTokens += t.queuedTokens();
+          backlogTokens += t.queuedTokens();
+          backlogCost += t.costTokens() / t.weight;
           tickets++;
         }
+        if (backlogTokens != e.getValue().tokens || Math.abs(backlogCost - e.getValue().cost) > 1e-6 * Math.max(1, backlogCost)) {
+          throw new IllegalStateException("an account's backlog totals drifted");
+        }
+        laneTokens += backlogTokens;
+      }
+      double laneWeight = l.tickets.values().stream().mapToDouble(b -> b.weight).sum();
+      if (Math.abs(laneWeight - l.weight) > 1e-6 * Math.max(1, laneWeight)) {
+        throw new IllegalStateException("lane weight drifted");
       }
       if (laneTokens != l.tokens) {
         throw new IllegalStateException("lane token total drifted");
       }
       tokens += laneTokens;
     }
-    if (tokens != queuedTokens || tickets != queuedTickets) {
+    long byModel = backlogByModel.values().stream().mapToLong(m -> m[0]).sum();
+    if (tokens != queuedTokens || tickets != queuedTickets || byModel != queuedTickets) {
       throw new IllegalStateException("queue totals drifted: " + tokens + "/" + queuedTokens + " tokens, " + tickets + "/" + queuedTickets);
     }
     if (queuedTokens > maxQueuedTokens) {

@@ -1,7 +1,5 @@
 package dev.jevons.scheduler;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -18,17 +16,18 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * Bound: each (model, replica) shard keeps at most blocksPerShard block hashes, evicting the least
  * recently recorded; the number of shards is capped too (replicas and models come from
- * configuration, so the cap is only a guard). Memory is about 80 bytes per block (a boxed long in a
- * LinkedHashMap entry), so the default of 65,536 blocks (about 4M tokens of prefix) costs ~5 MiB per
- * shard.
+ * configuration, so the cap is only a guard). A shard is a LongLruSet (flat primitive arrays,
+ * about 24 bytes per block, grown on demand), so the default of 65,536 blocks (about 4M tokens of
+ * prefix) costs ~1.5 MiB per full shard; the boxed LinkedHashMap it replaced cost ~80 bytes per block
+ * and a pointer chase per lookup (docs/BENCHMARKS.md, "Scheduler decision cost").
  *
  * Eviction order: record() touches a prompt's blocks last to first, so a chain's root blocks are
  * always more recent than its tail and LRU drops tails first. This keeps the index's answer a
  * prefix (so matchBlocks can binary-search for the first missing block) and mirrors vLLM, which frees a sequence's
  * blocks in reverse order so shared system prompts outlive per-conversation tails.
  *
- * Concurrency: one monitor per shard; lookups (matchBlocks) use containsKey, which does not
- * reorder an access-ordered LinkedHashMap, so they never change what is evicted. Shards are created
+ * Concurrency: one monitor per shard; lookups (matchBlocks) use contains, which does not
+ * change recency, so they never change what is evicted. Shards are created
  * through a ConcurrentHashMap; record and match on different replicas never contend.
  */
 
@@ -96,21 +95,15 @@ public final class PrefixIndex {
   }
 
   private static final class Shard {
-    private final LinkedHashMap<Long, Boolean> lru;
+    private final LongLruSet lru;
 
     Shard(int capacity) {
-      this.lru =
-          new LinkedHashMap<>(Math.min(capacity, 1024), 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
-              return size() > capacity;
-            }
-          };
+      this.lru = new LongLruSet(capacity);
     }
 
     synchronized void record(PromptPrefix prefix) {
       for (int i = prefix.blocks() - 1; i >= 0; i--) {
-        lru.put(prefix.hash(i), Boolean.TRUE);
+        lru.record(prefix.hash(i));
       }
     }
 
@@ -124,7 +117,7 @@ public final class PrefixIndex {
       int hi = prefix.blocks();
       while (lo < hi) {
         int mid = (lo + hi + 1) >>> 1;
-        if (lru.containsKey(prefix.hash(mid - 1))) {
+        if (lru.contains(prefix.hash(mid - 1))) {
           lo = mid;
         } else {
           hi = mid - 1;

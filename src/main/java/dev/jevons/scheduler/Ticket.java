@@ -25,6 +25,8 @@ public final class Ticket {
   final PromptPrefix prefix;
   /** Uncached prompt tokens the chosen server still has to prefill for this ticket. */
   final java.util.concurrent.atomic.AtomicLong prefillPending = new java.util.concurrent.atomic.AtomicLong();
+  /** Set at the first token, so the start latency is measured once per request. */
+  final java.util.concurrent.atomic.AtomicBoolean firstToken = new java.util.concurrent.atomic.AtomicBoolean();
   /** Set once the dispatched server's capacity has been given back, so it is given back once. */
   final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -101,6 +103,15 @@ public final class Ticket {
     lock.lock();
     try {
       return reason;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  long dispatchedNanos() {
+    lock.lock();
+    try {
+      return dispatchedNanos;
     } finally {
       lock.unlock();
     }

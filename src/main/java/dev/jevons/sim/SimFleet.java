@@ -42,6 +42,11 @@ public final class SimFleet implements AutoCloseable {
     return servers.stream().map(SimServer::baseUrl).toList();
   }
 
+  /** Each replica's engine counters now, in replica order. */
+  public List<EngineModel.Stats> stats() {
+    return servers.stream().map(SimServer::stats).toList();
+  }
+
   @Override
   public void close() {
     for (SimServer s : servers) s.close();

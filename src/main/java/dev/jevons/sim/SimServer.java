@@ -71,6 +71,11 @@ public final class SimServer implements AutoCloseable {
     return URI.create("http://127.0.0.1:" + port() + "/v1");
   }
 
+  /** The engine's counters now (running and waiting sequences, tokens), as /metrics reports them. */
+  public EngineModel.Stats stats() {
+    return runner.stats();
+  }
+
   @Override
   public void close() {
     runner.close();

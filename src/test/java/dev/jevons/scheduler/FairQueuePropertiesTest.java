@@ -60,6 +60,15 @@ class FairQueuePropertiesTest {
         default -> q.expireDue();
       }
       q.checkInvariants();
+      // The fair-share estimate of the work ahead covers the higher bands, and adds nothing for an
+      // empty band.
+      TicketSpec probe = new TicketSpec("acct" + op.account(), 1 + op.account() % 3, op.band(), "m", op.tokens(), op.tokens() / 2, 5 * SEC);
+      long ahead = q.tokensAheadOf(probe);
+      long higher = op.band() == 0 ? 0 : q.tokensAhead("m", op.band() - 1);
+      assertThat(ahead).isGreaterThanOrEqualTo(higher);
+      if (q.tokensAhead("m", op.band()) == higher) {
+        assertThat(ahead).as("nothing queued in its band").isEqualTo(higher);
+      }
     }
   }
 

@@ -136,4 +136,87 @@ class FairQueueTest {
     queue.correct("a", 1.0, t.costTokens(), 100, 10);
     assertThat(queue.counter("a")).isEqualTo(120.0);
   }
+
+  @Test
+  void estimates_the_work_fair_queueing_serves_before_a_new_ticket() {
+    for (int i = 0; i < 10; i++) {
+      queue.enqueue(spec("heavy", 1, 100, 100));
+    }
+    queue.enqueue(spec("higher", 0, 40, 10));
+    queue.enqueue(spec("lower", 2, 40, 10));
+    // The higher band's 50 tokens always come first; of the heavy backlog, VTC serves one request
+    // (cost 300 of 3,000) before a light newcomer; the lower band never comes first.
+    assertThat(queue.tokensAheadOf(spec("light", 1, 100, 100))).isEqualTo(50 + 200);
+    // A heavy newcomer waits for its whole backlog.
+    assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(50 + 2_000);
+    // Once the light account is backlogged too, the heavy backlog drains at half the band's rate:
+    // it counts double, though the light account has only one request queued now.
+    queue.enqueue(spec("light", 1, 100, 100));
+    assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(50 + 4_000);
+    assertThat(queue.tokensAhead("m", 1)).isEqualTo(50 + 2_200);
+  }
+
+  @Test
+  void a_full_queue_sheds_the_newest_ticket_of_the_account_furthest_past_its_fair_share() {
+    FairQueue small = new FairQueue(now::get, 1_000, 100);
+    List<Ticket> heavy = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      heavy.add(small.enqueue(spec("heavy", 1, 100, 100)));
+    }
+    Ticket light = small.enqueue(spec("light", 1, 100, 100));
+    assertThat(light.state()).isEqualTo(Ticket.State.QUEUED);
+    assertThat(heavy.get(4).state()).isEqualTo(Ticket.State.SHED);
+    assertThat(heavy.get(4).reason()).contains("less service (fair share)");
+    assertThat(heavy.subList(0, 4)).allMatch(t -> t.state() == Ticket.State.QUEUED);
+    small.checkInvariants();
+  }
+
+  @Test
+  void a_full_queue_never_sheds_an_accounts_own_tickets_or_ones_served_before_the_newcomer() {
+    FairQueue small = new FairQueue(now::get, 1_000, 100);
+    for (int i = 0; i < 5; i++) {
+      small.enqueue(spec("heavy", 1, 100, 100));
+    }
+    assertThat(small.enqueue(spec("heavy", 1, 100, 100)).state()).isEqualTo(Ticket.State.SHED);
+    // Two accounts with equal backlogs: the newcomer of one would come after the other's last.
+    FairQueue even = new FairQueue(now::get, 800, 100);
+    for (int i = 0; i < 2; i++) {
+      even.enqueue(spec("a", 1, 100, 100));
+      even.enqueue(spec("b", 1, 100, 100));
+    }
+    Ticket third = even.enqueue(spec("a", 1, 100, 100));
+    assertThat(third.state()).isEqualTo(Ticket.State.SHED);
+    assertThat(third.reason()).contains("queue full");
+    assertThat(even.size()).isEqualTo(4);
+  }
+
+  @Test
+  void reports_how_long_a_models_queue_has_gone_without_emptying() {
+    assertThat(queue.backlogAgeNanos("m")).isZero();
+    Ticket first = queue.enqueue(spec("a", 0, 10, 10));
+    now.addAndGet(2 * SEC);
+    queue.enqueue(spec("b", 0, 10, 10));
+    now.addAndGet(SEC);
+    assertThat(queue.backlogAgeNanos("m")).isEqualTo(3 * SEC);
+    assertThat(take()).isSameAs(first);
+    assertThat(queue.backlogAgeNanos("m")).as("still not empty").isEqualTo(3 * SEC);
+    take();
+    assertThat(queue.backlogAgeNanos("m")).isZero();
+    queue.enqueue(spec("a", 0, 10, 10));
+    assertThat(queue.backlogAgeNanos("m")).isZero();
+    assertThat(queue.backlogAgeNanos("other")).isZero();
+  }
+
+  @Test
+  void an_account_served_ahead_of_the_band_waits_for_the_others_to_catch_up() {
+    queue.enqueue(spec("a", 1, 100, 100));
+    queue.enqueue(spec("ahead", 1, 100, 100));
+    queue.enqueue(spec("b", 1, 100, 100));
+    assertThat(List.of(take().accountId(), take().accountId())).containsExactly("a", "ahead");
+    // "ahead" has had 300 counter units of service, "b" none. Before "ahead" starts again, "b"
+    // gets its queued request and, if it keeps sending, another one: 2 x 200 tokens, though only
+    // one is queued now. A newcomer, lifted to b's counter, waits only for b's queued request.
+    assertThat(queue.tokensAheadOf(spec("ahead", 1, 100, 100))).isEqualTo(400);
+    assertThat(queue.tokensAheadOf(spec("newcomer", 1, 100, 100))).isEqualTo(200);
+  }
 }

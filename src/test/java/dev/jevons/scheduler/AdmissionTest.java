@@ -1,0 +1,183 @@
+package dev.jevons.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Early refusal: fair-share-aware predicted waits, the start-latency margin, standing queues. */
+class AdmissionTest {
+  static final long SEC = 1_000_000_000L;
+  static final long MS = 1_000_000L;
+  final AtomicLong now = new AtomicLong(1_000 * SEC);
+  final OneSlot server = new OneSlot();
+  final FairQueue queue = new FairQueue(now::get, 1_000_000, 10_000);
+  final Admission admission =
+      new Admission(
+          queue,
+          () -> List.of(server),
+          new Router(new PrefixIndex(), new Router.Settings(Router.Policy.LEAST_LOADED, Map.of(), 2 * SEC, 4)),
+          now::get,
+          SEC);
+
+  /** One slot that only {@link Admission} takes and gives back. */
+  static final class OneSlot implements Server {
+    int inFlight;
+
+    @Override public String name() { return "s"; }
+    @Override public Set<String> models() { return Set.of("m"); }
+    @Override public boolean hasRoom(long nowNanos) { return inFlight < 1; }
+    @Override public boolean tryAcquire(long nowNanos) {
+      if (inFlight >= 1) {
+        return false;
+      }
+      inFlight++;
+      return true;
+    }
+    @Override public void release() { inFlight--; }
+    @Override public double load() { return inFlight; }
+    @Override public int inFlight() { return inFlight; }
+    @Override public int maxConcurrency() { return 1; }
+    @Override public double prefillTokensPerSecond() { return 1_000; }
+    @Override public boolean saturated(long nowNanos) { return false; }
+  }
+
+  static TicketSpec spec(String account, long maxWaitNanos) {
+    return new TicketSpec(account, 1.0, 0, "m", 50, 50, maxWaitNanos);
+  }
+
+  Ticket admitted(TicketSpec spec) {
+    Admission.Result r = admission.enqueue(spec);
+    assertThat(r).as("admitted").isInstanceOf(Admission.Waiting.class);
+    return ((Admission.Waiting) r).ticket();
+  }
+
+  Admission.Refused refused(TicketSpec spec) {
+    Admission.Result r = admission.enqueue(spec);
+    assertThat(r).as("refused").isInstanceOf(Admission.Refused.class);
+    return (Admission.Refused) r;
+  }
+
+  /**
+   * One request served in the current second: 100 tokens/s measured, first token 0.5 s after
+   * dispatch. Leaves the slot taken by a request that runs until the test ends, so later ones wait.
+   */
+  Ticket measureOneRequestThenFillTheSlot() {
+    Ticket first = admitted(spec("warmup", 60 * SEC));
+    assertThat(first.state()).isEqualTo(Ticket.State.DISPATCHED);
+    now.addAndGet(500 * MS);
+    admission.prefilled(first);
+    now.addAndGet(100 * MS);
+    admission.complete(first, 1.0, 50, 50);
+    assertThat(admission.tokensPerSecond("m")).isEqualTo(100.0);
+    assertThat(admission.startLatencyNanos("m")).isEqualTo(500 * MS);
+    Ticket running = admitted(spec("running", 60 * SEC));
+    assertThat(running.state()).isEqualTo(Ticket.State.DISPATCHED);
+    return running;
+  }
+
+  @Test
+  void never_refuses_on_a_prediction_when_nothing_waits_ahead() {
+    measureOneRequestThenFillTheSlot();
+    assertThat(admitted(spec("a", 1 * MS)).state()).isEqualTo(Ticket.State.QUEUED);
+  }
+
+  @Test
+  void refuses_a_request_predicted_to_start_producing_after_its_deadline() {
+    measureOneRequestThenFillTheSlot();
+    admitted(spec("a", 60 * SEC));
+    // 100 tokens ahead + its own 100 at 100 tokens/s: 2 s. The deadline of 2.4 s would allow that
+    // wait, but not with the 0.5 s the server then takes to the first token.
+    Admission.Refused r = refused(spec("a", 2_400 * MS));
+    assertThat(r.reason()).startsWith("predicted wait 2.0 s").contains("queue deadline of 2.4 s less 0.50 s from dispatch to first token");
+    assertThat(admitted(spec("a", 2_600 * MS)).state()).isEqualTo(Ticket.State.QUEUED);
+  }
+
+  @Test
+  void does_not_charge_a_light_account_for_a_heavy_accounts_backlog() {
+    measureOneRequestThenFillTheSlot();
+    for (int i = 0; i < 5; i++) {
+      admitted(spec("heavy", 60 * SEC));
+    }
+    // Fair queueing serves the light request after about one heavy request, not after all five:
+    // (100 + 100) tokens at 100 tokens/s is 2 s, inside 3 s less the 0.5 s start latency.
+    assertThat(queue.tokensAheadOf(spec("light", 3 * SEC))).isEqualTo(100);
+    assertThat(admitted(spec("light", 3 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+    // The heavy account's five drain at its half share of the band: 1,000 tokens, then its own.
+    assertThat(refused(spec("heavy", 3 * SEC)).reason()).startsWith("predicted wait 11.0 s");
+  }
+
+  @Test
+  void holds_a_standing_queue_to_the_queue_target_and_lets_a_burst_wait_for_its_deadline() {
+    measureOneRequestThenFillTheSlot();
+    admitted(spec("a", 60 * SEC));
+    // A burst: the queue has waited less than the 1 s target, so only the deadline bounds the wait.
+    assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+    now.addAndGet(1_000 * MS);
+    assertThat(queue.backlogAgeNanos("m")).isEqualTo(1_000 * MS);
+    Admission.Refused r = refused(spec("b", 60 * SEC));
+    assertThat(r.reason()).contains("the 1.0 s a standing queue is held to").contains("no server of 'm' has had idle capacity for 1.0 s");
+    assertThat(r.retryAfterNanos()).isPositive();
+  }
+
+  @Test
+  void a_queue_that_empties_while_every_server_stays_busy_still_stands() {
+    Ticket running = measureOneRequestThenFillTheSlot();
+    Ticket waiting = admitted(spec("a", 60 * SEC));
+    now.addAndGet(1_500 * MS);
+    // The running request ends and the waiting one takes its slot at once: the queue is empty,
+    // but the server never had room with nothing to do, so demand still exceeds it.
+    admission.complete(running, 1.0, 50, 50);
+    assertThat(waiting.state()).isEqualTo(Ticket.State.DISPATCHED);
+    assertThat(queue.size()).isZero();
+    admitted(spec("a", 60 * SEC));
+    assertThat(refused(spec("a", 60 * SEC)).reason()).contains("standing queue");
+  }
+
+  @Test
+  void idle_capacity_ends_a_standing_queue() {
+    Ticket running = measureOneRequestThenFillTheSlot();
+    Ticket waiting = admitted(spec("a", 60 * SEC));
+    now.addAndGet(1_500 * MS);
+    admission.complete(running, 1.0, 50, 50);
+    admission.complete(waiting, 1.0, 50, 50);
+    // The server had room and nothing queued: a new burst may wait for its deadline again.
+    assertThat(admitted(spec("x", 60 * SEC)).state()).isEqualTo(Ticket.State.DISPATCHED);
+    admitted(spec("a", 60 * SEC));
+    assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+  }
+
+  @Test
+  void the_rule_is_off_with_a_zero_target() {
+    Admission noTarget =
+        new Admission(
+            queue, () -> List.of(server), new Router(new PrefixIndex(), new Router.Settings(Router.Policy.LEAST_LOADED, Map.of(), 2 * SEC, 4)), now::get, 0);
+    Ticket first = ((Admission.Waiting) noTarget.enqueue(spec("warmup", 60 * SEC))).ticket();
+    noTarget.complete(first, 1.0, 50, 50);
+    noTarget.enqueue(spec("running", 60 * SEC));
+    noTarget.enqueue(spec("a", 60 * SEC));
+    now.addAndGet(10 * SEC);
+    assertThat(noTarget.enqueue(spec("a", 60 * SEC))).isInstanceOf(Admission.Waiting.class);
+  }
+
+  @Test
+  void measures_the_start_latency_once_per_request() {
+    Ticket t = admitted(spec("a", 60 * SEC));
+    now.addAndGet(800 * MS);
+    admission.prefilled(t);
+    now.addAndGet(5 * SEC);
+    admission.prefilled(t);
+    assertThat(admission.startLatencyNanos("m")).isEqualTo(800 * MS);
+  }
+
+  @Test
+  void measures_the_service_rate_in_the_queues_unit_not_in_actual_usage() {
+    // A request estimated at 100 queued tokens that used only 15 still cleared 100 from the queue.
+    Ticket t = admitted(spec("a", 60 * SEC));
+    admission.complete(t, 1.0, 10, 5);
+    assertThat(admission.tokensPerSecond("m")).isEqualTo(100.0);
+  }
+}
