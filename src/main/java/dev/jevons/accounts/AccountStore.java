@@ -28,6 +28,9 @@ public interface AccountStore {
   /** Sets the status and returns the updated account, or empty if there is no such account. */
   Optional<Account> updateAccountStatus(String accountId, AccountStatus status);
 
+  /** Sets the account's priority band and fair-share weight; empty if there is no such account. */
+  Optional<Account> updateAccountTier(String accountId, int band, int weight);
+
   /**
    * Inserts a new key under its account, remembering only {@code secretHash}. Fails if the account
    * does not exist or the id or hash is taken.

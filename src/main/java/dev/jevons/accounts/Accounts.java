@@ -108,6 +108,23 @@ public final class Accounts {
   }
 
   /**
+   * Sets the account's priority band (0 first, 2 last) and fair-share weight (1 to 1000). Takes
+   * effect for requests that arrive after the change (on other nodes within the key cache's 1 s).
+   */
+  public Account setTier(String accountId, int band, int weight) {
+    if (band < 0 || band > Account.MAX_BAND) {
+      throw new IllegalArgumentException("band must be 0 (served first) to " + Account.MAX_BAND + " (last); got " + band);
+    }
+    if (weight < 1 || weight > Account.MAX_WEIGHT) {
+      throw new IllegalArgumentException("weight must be 1 to " + Account.MAX_WEIGHT + "; got " + weight);
+    }
+    Account updated =
+        store.updateAccountTier(accountId, band, weight).orElseThrow(() -> new NoSuchAccountException(accountId));
+    forget(p -> p.account().id().equals(accountId));
+    return updated;
+  }
+
+  /**
    * Issues a new key. {@code models} empty means all models; {@code expiresAt} null means never.
    * The returned secret is the only copy; it cannot be recovered later.
    */

@@ -88,14 +88,27 @@ final class AdminRoutes {
     authorize(req);
     String id = req.path().pathParameters().get("id");
     ObjectNode body = body(req);
-    String status = requiredText(body, "status");
-    AccountStatus s;
-    try {
-      s = AccountStatus.valueOf(status.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw GatewayException.invalid("status", "'status' must be 'active' or 'suspended'; got '" + status + "'.");
+    String status = optionalText(body, "status");
+    Integer band = optionalInt(body, "band", 0, Account.MAX_BAND, "the priority band: 0 is served first, 1 is the default, " + Account.MAX_BAND + " last");
+    Integer weight = optionalInt(body, "weight", 1, Account.MAX_WEIGHT, "the weight for fair sharing within the band");
+    if (status == null && band == null && weight == null) {
+      throw GatewayException.invalid("status", "Give 'status' ('active' or 'suspended'), 'band' or 'weight'.");
     }
-    Account a = accounts.setStatus(id, s);
+    AccountStatus s = null;
+    if (status != null) {
+      try {
+        s = AccountStatus.valueOf(status.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw GatewayException.invalid("status", "'status' must be 'active' or 'suspended'; got '" + status + "'.");
+      }
+    }
+    Account a = existing(id);
+    if (band != null || weight != null) {
+      a = accounts.setTier(id, band == null ? a.band() : band, weight == null ? a.weight() : weight);
+    }
+    if (s != null) {
+      a = accounts.setStatus(id, s);
+    }
     return send(res, 200, account(a, accounts.keysOf(a.id())));
   }
 
@@ -163,6 +176,8 @@ final class AdminRoutes {
     n.put("object", "account");
     n.put("name", a.name());
     n.put("status", a.status().name().toLowerCase(Locale.ROOT));
+    n.put("band", a.band());
+    n.put("weight", a.weight());
     n.put("created_at", a.createdAt().toString());
     if (keys != null) {
       ArrayNode arr = n.putArray("keys");
@@ -217,6 +232,17 @@ final class AdminRoutes {
       throw GatewayException.invalid(field, "Missing required parameter: '" + field + "'.");
     }
     return v;
+  }
+
+  private static @Nullable Integer optionalInt(ObjectNode body, String field, int min, int max, String meaning) {
+    JsonNode v = body.get(field);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+      throw GatewayException.invalid(field, "'" + field + "' must be an integer from " + min + " to " + max + ": " + meaning + ".");
+    }
+    return v.asInt();
   }
 
   static @Nullable String optionalText(ObjectNode body, String field) {

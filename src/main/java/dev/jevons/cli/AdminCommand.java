@@ -102,7 +102,9 @@ public final class AdminCommand implements Runnable {
   }
 
   @Command(name = "accounts", mixinStandardHelpOptions = true, description = "Create, list, show, suspend and activate accounts.",
-      subcommands = {Accounts.Create.class, Accounts.ListAll.class, Accounts.Show.class, Accounts.Suspend.class, Accounts.Activate.class})
+      subcommands = {
+        Accounts.Create.class, Accounts.ListAll.class, Accounts.Show.class, Accounts.Suspend.class, Accounts.Activate.class, Accounts.Tier.class
+      })
   static final class Accounts implements Runnable {
     @ParentCommand AdminCommand admin;
 
@@ -154,6 +156,33 @@ public final class AdminCommand implements Runnable {
       @Override
       public Integer call() {
         return parent.admin.call("PATCH", "/admin/v1/accounts/" + id, object().put("status", "suspended"));
+      }
+    }
+
+    @Command(
+        name = "tier",
+        mixinStandardHelpOptions = true,
+        description = "Set an account's priority band (0 served first, 1 default, 2 last) and its weight for fair sharing within the band.")
+    static final class Tier implements Callable<Integer> {
+      @ParentCommand Accounts parent;
+      @Parameters(paramLabel = "ACCOUNT_ID") String id;
+
+      @Option(names = "--band", description = "0, 1 or 2.")
+      @Nullable Integer band;
+
+      @Option(names = "--weight", description = "1 to 1000.")
+      @Nullable Integer weight;
+
+      @Override
+      public Integer call() {
+        var body = object();
+        if (band != null) {
+          body.put("band", band);
+        }
+        if (weight != null) {
+          body.put("weight", weight);
+        }
+        return parent.admin.call("PATCH", "/admin/v1/accounts/" + id, body);
       }
     }
 

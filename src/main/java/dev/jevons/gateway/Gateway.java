@@ -80,7 +80,6 @@ public final class Gateway {
   private final LongSupplier nanoTime;
 
   /** Every request waits in the standard band until accounts carry tiers. */
-  private static final int DEFAULT_BAND = 1;
 
   public Gateway(
       UpstreamPool pool,
@@ -205,12 +204,15 @@ public final class Gateway {
   private void admitAndRelay(
       CompletionRequest req, Principal principal, long maxOutput, byte[] upstreamBody, Charge charge, ClientResponse out, RequestRecord rec) {
     // FIFO (for comparison, and for operators who want it) is fair queueing with one shared account.
-    String fairShareAccount = "fifo".equals(scheduling.policy()) ? "*" : principal.account().id();
+    boolean fifo = "fifo".equals(scheduling.policy());
+    String fairShareAccount = fifo ? "*" : principal.account().id();
+    // The account's tier: its strict priority band (FIFO keeps bands, so a premium tier still goes
+    // first) and its weight for fair sharing within the band.
     TicketSpec spec =
         new TicketSpec(
             fairShareAccount,
-            1.0,
-            DEFAULT_BAND,
+            fifo ? 1.0 : principal.account().weight(),
+            principal.account().band(),
             req.model(),
             TokenEstimator.ofChars(req.promptChars()),
             maxOutput,

@@ -28,7 +28,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class SqlAccountStore implements AccountStore {
 
-  private static final String ACCOUNT_COLUMNS = "a.id, a.name, a.status, a.created_at";
+  private static final String ACCOUNT_COLUMNS = "a.id, a.name, a.status, a.created_at, a.priority_band, a.fair_weight";
   private static final String KEY_COLUMNS =
       "k.id, k.account_id, k.name, k.prefix, k.models, k.expires_at, k.revoked_at, k.created_at";
 
@@ -40,13 +40,15 @@ public final class SqlAccountStore implements AccountStore {
 
   @Override
   public void insertAccount(Account account) {
-    String sql = "INSERT INTO accounts (id, name, status, created_at) VALUES (?, ?, ?, ?)";
+    String sql = "INSERT INTO accounts (id, name, status, created_at, priority_band, fair_weight) VALUES (?, ?, ?, ?, ?, ?)";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, account.id());
       ps.setString(2, account.name());
       ps.setString(3, statusCode(account.status()));
       ps.setLong(4, account.createdAt().toEpochMilli());
+      ps.setInt(5, account.band());
+      ps.setInt(6, account.weight());
       ps.executeUpdate();
     } catch (SQLException e) {
       throw failure("insert account " + account.id(), e);
@@ -100,6 +102,23 @@ public final class SqlAccountStore implements AccountStore {
       }
     } catch (SQLException e) {
       throw failure("set status of account " + accountId, e);
+    }
+    return findAccount(accountId);
+  }
+
+  @Override
+  public Optional<Account> updateAccountTier(String accountId, int band, int weight) {
+    String sql = "UPDATE accounts SET priority_band = ?, fair_weight = ? WHERE id = ?";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setInt(1, band);
+      ps.setInt(2, weight);
+      ps.setString(3, accountId);
+      if (ps.executeUpdate() == 0) {
+        return Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw failure("set the tier of account " + accountId, e);
     }
     return findAccount(accountId);
   }
@@ -195,7 +214,9 @@ public final class SqlAccountStore implements AccountStore {
         rs.getString(first),
         rs.getString(first + 1),
         status(rs.getString(first + 2)),
-        Instant.ofEpochMilli(rs.getLong(first + 3)));
+        Instant.ofEpochMilli(rs.getLong(first + 3)),
+        rs.getInt(first + 4),
+        rs.getInt(first + 5));
   }
 
   private static ApiKey key(ResultSet rs, int first) throws SQLException {

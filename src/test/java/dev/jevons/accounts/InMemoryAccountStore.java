@@ -45,6 +45,11 @@ final class InMemoryAccountStore implements AccountStore {
   }
 
   @Override
+  public Optional<Account> updateAccountTier(String accountId, int band, int weight) {
+    return Optional.ofNullable(accounts.computeIfPresent(accountId, (id, a) -> a.withTier(band, weight)));
+  }
+
+  @Override
   public void insertKey(ApiKey key, String secretHash) {
     if (!accounts.containsKey(key.accountId())) {
       throw new IllegalStateException("no account " + key.accountId());

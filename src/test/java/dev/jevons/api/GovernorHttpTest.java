@@ -256,6 +256,27 @@ class GovernorHttpTest {
   }
 
   @Test
+  void an_operator_sets_an_accounts_tier_and_a_bad_band_is_named() throws Exception {
+    Customer c = customer("tiered");
+    HttpRequest patch = HttpRequest.newBuilder(URI.create(app.baseUrl() + "/admin/v1/accounts/" + c.accountId()))
+        .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"band\":0,\"weight\":3}"))
+        .header("Authorization", "Bearer " + app.adminToken())
+        .build();
+    HttpResponse<String> res = http.send(patch, HttpResponse.BodyHandlers.ofString());
+    assertThat(res.statusCode()).as(res.body()).isEqualTo(200);
+    assertThat(json.readTree(res.body()).get("band").asInt()).isZero();
+    assertThat(json.readTree(res.body()).get("weight").asInt()).isEqualTo(3);
+    assertThat(json.readTree(res.body()).get("status").asText()).isEqualTo("active");
+    HttpRequest bad = HttpRequest.newBuilder(URI.create(app.baseUrl() + "/admin/v1/accounts/" + c.accountId()))
+        .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"band\":7}"))
+        .header("Authorization", "Bearer " + app.adminToken())
+        .build();
+    HttpResponse<String> refused = http.send(bad, HttpResponse.BodyHandlers.ofString());
+    assertThat(refused.statusCode()).isEqualTo(400);
+    assertThat(json.readTree(refused.body()).get("error").get("param").asText()).isEqualTo("band");
+  }
+
+  @Test
   void the_admin_api_names_what_is_wrong_with_an_override() throws Exception {
     HttpResponse<String> badGate = post("/admin/v1/governor/override", app.adminToken(), "{\"gate\":\"payments\",\"state\":\"closed\",\"reason\":\"x\"}");
     assertThat(badGate.statusCode()).isEqualTo(400);

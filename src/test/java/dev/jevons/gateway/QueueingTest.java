@@ -183,6 +183,26 @@ class QueueingTest {
   }
 
   @Test
+  void an_account_in_the_first_band_is_served_ahead_of_a_default_band_backlog_even_under_fifo() throws Exception {
+    String tenant = start("scheduler.policy", "fifo");
+    Account premium = app.accounts().createAccount("premium");
+    TestFunds.fund(app, premium.id());
+    app.accounts().setTier(premium.id(), 0, 1);
+    String premiumKey = app.accounts().issueKey(premium.id(), "k", Set.of(), null).secret();
+    List<String> finished = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<?>> all = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      int n = i;
+      all.add(http.sendAsync(request(tenant, 8, false), HttpResponse.BodyHandlers.ofString()).thenRun(() -> finished.add("default" + n)));
+    }
+    waitUntil(() -> app.admission().queue().size() >= 8);
+    all.add(http.sendAsync(request(premiumKey, 8, false), HttpResponse.BodyHandlers.ofString()).thenRun(() -> finished.add("premium")));
+    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get();
+    // FIFO alone would finish it last (13th); its band puts it at the head of the queue.
+    assertThat(finished.indexOf("premium")).as("finish order %s", finished).isLessThan(9);
+  }
+
+  @Test
   void a_queued_non_streaming_request_receives_leading_blank_lines_when_deepseek_keepalive_is_on() throws Exception {
     String key = start("scheduler.deepseek_keepalive", true);
     fillSlots(key);

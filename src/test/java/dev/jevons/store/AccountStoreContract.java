@@ -119,6 +119,17 @@ abstract class AccountStoreContract {
   }
 
   @Test
+  void keeps_an_accounts_tier_and_starts_new_accounts_in_the_default_one() {
+    store.insertAccount(new Account("acct_a", "Acme", AccountStatus.ACTIVE, T0));
+    assertThat(store.findAccount("acct_a").orElseThrow().band()).isEqualTo(Account.DEFAULT_BAND);
+    assertThat(store.updateAccountTier("acct_a", 0, 5)).contains(new Account("acct_a", "Acme", AccountStatus.ACTIVE, T0, 0, 5));
+    assertThat(store.updateAccountStatus("acct_a", AccountStatus.SUSPENDED).orElseThrow().weight()).isEqualTo(5);
+    store.insertKey(new ApiKey("key_t", "acct_a", "ci", "sk-Tier0000", Set.of(), null, null, T0), "hash-tier");
+    assertThat(store.findPrincipalByKeyHash("hash-tier").orElseThrow().account().band()).isZero();
+    assertThat(store.updateAccountTier("acct_missing", 0, 1)).isEmpty();
+  }
+
+  @Test
   void reads_a_key_back_with_its_model_list_expiry_and_creation_time() {
     store.insertAccount(new Account("acct_a", "Acme", AccountStatus.ACTIVE, T0));
     ApiKey key =
