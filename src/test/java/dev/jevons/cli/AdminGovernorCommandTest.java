@@ -5,21 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.jevons.config.ConfigLoader;
 import dev.jevons.governor.Gate;
 import dev.jevons.governor.Mode;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class AdminGovernorCommandTest {
   @TempDir static Path data;
   static JevonsApp app;
-  final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  final AdminCli cli = new AdminCli();
+  final java.io.ByteArrayOutputStream out = cli.out;
+  final java.io.ByteArrayOutputStream err = cli.err;
 
   @BeforeAll
   static void start() {
@@ -32,16 +30,7 @@ class AdminGovernorCommandTest {
   }
 
   int admin(String... args) {
-    AdminCommand command = new AdminCommand();
-    command.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-    command.err = new PrintStream(err, true, StandardCharsets.UTF_8);
-    String[] all = new String[args.length + 4];
-    all[0] = "--url";
-    all[1] = app.baseUrl().toString();
-    all[2] = "--token";
-    all[3] = app.adminToken();
-    System.arraycopy(args, 0, all, 4, args.length);
-    return new CommandLine(command).execute(all);
+    return cli.run(app, args);
   }
 
   @Test

@@ -9,8 +9,6 @@ import dev.jevons.billing.Money;
 import dev.jevons.billing.SettleResult;
 import dev.jevons.billing.UsageRecord;
 import dev.jevons.config.ConfigLoader;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -27,7 +25,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class AdminUsageCommandTest {
   static final Instant T = Instant.parse("2026-03-01T12:00:00Z");
@@ -38,8 +35,9 @@ class AdminUsageCommandTest {
   /** The account's records in the range, in the order they are listed. */
   static final List<String> expectedIds = new ArrayList<>();
   static long expectedCostNanos;
-  final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  final AdminCli cli = new AdminCli();
+  final java.io.ByteArrayOutputStream out = cli.out;
+  final java.io.ByteArrayOutputStream err = cli.err;
 
   @BeforeAll
   static void start() throws Exception {
@@ -72,16 +70,7 @@ class AdminUsageCommandTest {
   }
 
   int admin(String... args) {
-    AdminCommand command = new AdminCommand();
-    command.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-    command.err = new PrintStream(err, true, StandardCharsets.UTF_8);
-    String[] all = new String[args.length + 4];
-    all[0] = "--url";
-    all[1] = app.baseUrl().toString();
-    all[2] = "--token";
-    all[3] = app.adminToken();
-    System.arraycopy(args, 0, all, 4, args.length);
-    return new CommandLine(command).execute(all);
+    return cli.run(app, args);
   }
 
   @Test
