@@ -96,6 +96,24 @@ final class AccountState {
   }
 
   /** Expires overdue holds and lapses expired grants; returns how many of both. */
+  /** Whether a pending hold or a grant is due at {@code nowMillis} (what {@link #expireOverdue} would end). */
+  boolean hasDue(long nowMillis) {
+    if (nowMillis < nextDueMillis) {
+      return false;
+    }
+    for (Reservation r : pending.values()) {
+      if (r.expiresAtMillis <= nowMillis) {
+        return true;
+      }
+    }
+    for (Grant g : grants) {
+      if (!g.validAt(nowMillis)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   int expireOverdue(long nowMillis, Changes changes) {
     if (nowMillis < nextDueMillis) {
       return 0;

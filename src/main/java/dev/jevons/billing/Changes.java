@@ -22,6 +22,8 @@ final class Changes {
   private final List<LedgerStore.EntryRow> entries = new ArrayList<>();
   final Map<String, Reservation> settled = new LinkedHashMap<>();
   private final List<UsageRecord> usage = new ArrayList<>();
+  /** Outcomes of this batch's operations by key ({@code c:<id>}, ...), for replays before it is durable. */
+  final Map<String, Object> outcomes = new HashMap<>();
 
   void usage(UsageRecord record) {
     usage.add(record);
@@ -67,6 +69,10 @@ final class Changes {
     if (reservation.state != ReservationState.PENDING) {
       settled.put(reservation.id, reservation);
     }
+  }
+
+  int newReservationCount() {
+    return newReservations.size();
   }
 
   boolean isEmpty() {

@@ -14,10 +14,13 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,22 +56,37 @@ import org.slf4j.LoggerFactory;
  * <h2>Concurrency: group commit over an in-memory authority</h2>
  *
  * <p>Callers enqueue commands on a bounded queue (full: {@link LedgerOverloadedException}, fast)
- * and get a future. One platform writer thread drains up to {@code maxBatch} commands, applies them
- * in arrival order to cached account state (loaded from the store on first touch, in one query per
- * batch), then writes everything the batch changed in one transaction and only then completes the
- * futures: an operation is answered only once it is durable, and a refusal is answered with the
- * batch. Holding no lock while writing is natural here: only the writer thread touches the state.
+ * and get a future. The account state lives in memory (loaded from the store on first touch, in
+ * one query per batch) and only ledger threads touch it; every change is applied in arrival order
+ * and then written, batched, in one transaction. How answers relate to commits depends on the
+ * {@link Mode}:
  *
- * <p>Several ledgers (gateway nodes) may share one PostgreSQL store. Each account row carries a
- * version; the batch updates accounts in id order (no deadlocks) and only where the version is
- * still the one this node read. When another node got there first, the store rolls the batch back,
- * this node drops the batch's accounts from its cache and applies the whole batch again on fresh
- * state ({@code maxAttempts} in all). The cache is thus an optimistic copy, never the authority
- * over another node's writes.
- *
- * <p>New ids are assumed new (the cache remembers recent ones): a reserve or credit whose id
- * already exists in the store, e.g. replayed after a restart, makes the insert fail; the batch is
- * then rolled back and applied again "carefully", looking every id up first.
+ * <ul>
+ *   <li>{@link Mode#EXCLUSIVE}: this ledger is the only writer of its store, which its {@link
+ *       LedgerStore#claim claim} enforces. The memory is then the authority: an applier thread
+ *       applies commands as they come and answers holds (reserve, extend) at once; a committer
+ *       thread writes what was applied while the applier goes on, and every other answer (post,
+ *       void, credit, limit, expiry) waits for its commit. A batch is handed to the committer as
+ *       soon as someone waits for it, when it is full, or {@value #FLUSH_AFTER_MILLIS} ms after its
+ *       first change, so a request's hold and its post usually share one commit. A hold not yet
+ *       written when the process dies is lost with the process, which is what its expiry would
+ *       have done. A failed commit fails everything not yet durable and empties the memory; holds
+ *       answered since the last commit are forgotten, so their posts answer NOT_FOUND (the
+ *       gateway then fails the request without charging it). New ids are looked up in the store
+ *       before they are applied, so replays across restarts answer their first outcome; only
+ *       {@link #reserveNew}, for ids that cannot have been used (the gateway's request ids),
+ *       skips that query.
+ *   <li>{@link Mode#SHARED}: several ledgers (gateway nodes) share one store. One writer thread
+ *       drains up to {@code maxBatch} commands, applies them, writes them, and only then answers
+ *       them all. Each account row carries a version; the batch updates accounts in id order (no
+ *       deadlocks) and only where the version is still the one this node read. When another node
+ *       got there first, the store rolls the batch back, this node drops the batch's accounts from
+ *       its cache and applies the whole batch again on fresh state ({@code maxAttempts} in all).
+ *       The cache is thus an optimistic copy, never the authority over another node's writes. New
+ *       ids are assumed new (the cache remembers recent ones): a reserve or credit whose id
+ *       already exists in the store makes the insert fail; the batch is then rolled back and
+ *       applied again "carefully", looking every id up first.
+ * </ul>
  *
  * <h2>Deliberately approximate</h2>
  *
@@ -76,7 +94,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Overdue holds and expired grants stop counting as soon as the writer touches the account
  *       (and the sweeper's {@link #expireDue} catches the rest, including a dead node's holds);
  *       until then an overdue hold still reduces available, which errs on the safe side.
- *   <li>{@link #balance} reads the committed rows, not this node's queue.
+ *   <li>{@link #balance} reads the committed rows, not this node's queue (nor, in exclusive
+ *       mode, the holds applied but not yet written).
  *   <li>A replayed extension found only in the store answers the reservation's current hold.
  * </ul>
  */
@@ -95,37 +114,87 @@ public final class Ledger implements AutoCloseable {
     }
   }
 
+  /** Whether this ledger is its store's only writer; see the class note. */
+  public enum Mode {
+    /** The only writer of its store (claimed exclusively): holds answered from memory at once. */
+    EXCLUSIVE,
+    /** One of several ledgers (gateway nodes) on one store: every answer waits for its commit. */
+    SHARED
+  }
+
+  /** In exclusive mode, the longest a change waits for a commit when nobody waits for it. */
+  static final long FLUSH_AFTER_MILLIS = 50;
+  private static final long FLUSH_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLUSH_AFTER_MILLIS);
+  private static final long WRITER_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
   private final LedgerStore store;
   private final Clock clock;
   private final Options options;
+  private final Mode mode;
+  private final LedgerStore.Claim claim;
   private final BlockingQueue<Command<?>> queue;
   private final Thread writer;
+  private final @Nullable Thread committer;
   private volatile boolean closed;
   private final LongAdder batchesCommitted = new LongAdder();
   private final LongAdder commandsCommitted = new LongAdder();
   private final LongAdder retries = new LongAdder();
   private final LongAdder writeNanos = new LongAdder();
 
-  // Writer-thread state; nothing else reads or writes these.
+  // Writer-thread state (the applier's, in exclusive mode); nothing else reads or writes these.
   private final LruMap<String, AccountState> accounts;
   private final Map<String, AccountState> pendingIndex = new HashMap<>();
   private final LruMap<String, Reservation> settled;
   private final LruMap<String, Object> outcomes;
 
+  // Exclusive mode: what the applier applied since its last hand-over, and the batch being committed.
+  private Changes open = new Changes();
+  private final List<Command<?>> openWaiting = new ArrayList<>();
+  private int openCommands;
+  /** System.nanoTime() of the open batch's first change (real time, whatever the ledger's clock). */
+  private long openSinceNanos;
+  private volatile @Nullable InFlight inFlight;
+  private final BlockingQueue<InFlight> handOver = new ArrayBlockingQueue<>(1);
+  private volatile boolean committerStopping;
+
+  /** A shared ledger: see {@link Mode#SHARED}. */
   public Ledger(LedgerStore store, Clock clock) {
-    this(store, clock, Options.DEFAULTS);
+    this(store, clock, Options.DEFAULTS, Mode.SHARED);
   }
 
   public Ledger(LedgerStore store, Clock clock, Options options) {
+    this(store, clock, options, Mode.SHARED);
+  }
+
+  /**
+   * Claims {@code store} in {@code mode} and starts the ledger's threads.
+   *
+   * @throws IllegalStateException when the store is claimed by another ledger in a mode that
+   *     excludes this one (the message says which setting to change)
+   */
+  public Ledger(LedgerStore store, Clock clock, Options options, Mode mode) {
     this.store = store;
     this.clock = clock;
     this.options = options;
+    this.mode = mode;
     this.queue = new ArrayBlockingQueue<>(options.queueCapacity());
     this.accounts = new LruMap<>(Integer.MAX_VALUE);
     this.settled = new LruMap<>(options.maxRememberedOutcomes());
     this.outcomes = new LruMap<>(options.maxRememberedOutcomes());
-    this.writer = Thread.ofPlatform().name("ledger-writer").daemon(true).unstarted(this::run);
+    this.claim = store.claim(mode);
+    if (mode == Mode.EXCLUSIVE) {
+      this.writer = Thread.ofPlatform().name("ledger-applier").daemon(true).unstarted(this::runExclusive);
+      this.committer = Thread.ofPlatform().name("ledger-committer").daemon(true).unstarted(this::runCommitter);
+      committer.start();
+    } else {
+      this.writer = Thread.ofPlatform().name("ledger-writer").daemon(true).unstarted(this::run);
+      this.committer = null;
+    }
     writer.start();
+  }
+
+  public Mode mode() {
+    return mode;
   }
 
   // ---------------------------------------------------------------- API
@@ -153,7 +222,22 @@ public final class Ledger implements AutoCloseable {
     checkId(accountId, "accountId");
     checkPositive(amountNanos, "amountNanos");
     checkPositive(ttl.toMillis(), "ttl in milliseconds");
-    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis()));
+    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis(), false));
+  }
+
+  /**
+   * Reserves as {@link #reserve} for an id the caller guarantees was never used, such as a request
+   * id with 80 random bits: it is not looked up in the store first (in exclusive mode that lookup
+   * is a query per batch of holds). A replay in this process still answers the first outcome; an
+   * id that is nevertheless in the store fails its commit on the unique key, which fails the
+   * batch (and in exclusive mode drops what was not written), so nothing is applied twice.
+   */
+  public CompletableFuture<ReserveResult> reserveNew(String reservationId, String accountId, long amountNanos, Duration ttl) {
+    checkId(reservationId, "reservationId");
+    checkId(accountId, "accountId");
+    checkPositive(amountNanos, "amountNanos");
+    checkPositive(ttl.toMillis(), "ttl in milliseconds");
+    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis(), true));
   }
 
   /**
@@ -216,21 +300,52 @@ public final class Ledger implements AutoCloseable {
     return submit(new Expire(now.toEpochMilli()));
   }
 
-  /** The committed balance, read from the store (see the class note). */
+  /** Completes when every command submitted before it is durable (and answered). */
+  public CompletableFuture<Void> flush() {
+    return submit(new Flush());
+  }
+
+  /**
+   * The balance: in exclusive mode the ledger's own (holds included as soon as they are
+   * answered), in shared mode, or once closed, the committed rows read from the store (see the
+   * class note).
+   */
   public Balance balance(String accountId) {
     checkId(accountId, "accountId");
+    if (mode == Mode.EXCLUSIVE && !closed) {
+      CompletableFuture<Balance> read;
+      try {
+        read = submit(new Read(accountId));
+      } catch (IllegalStateException closedMeanwhile) {
+        read = null; // closing writes everything, so the store is the ledger now
+      }
+      if (read != null) {
+        try {
+          return read.join();
+        } catch (CompletionException e) {
+          throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+      }
+    }
     LedgerStore.AccountRow row = store.load(List.of(accountId)).get(accountId);
     return row == null ? new Balance(accountId, 0, 0, 0, 0) : AccountState.of(row).balance(clock.millis());
   }
 
-  /** Stops taking commands, finishes those queued, and stops the writer. */
+  /** Stops taking commands, finishes those queued, stops the ledger's threads and releases the claim. */
   @Override
   public void close() {
     closed = true;
     try {
+      LockSupport.unpark(writer);
       writer.join(TimeUnit.SECONDS.toMillis(30));
+      if (committer != null) {
+        committerStopping = true;
+        committer.join(TimeUnit.SECONDS.toMillis(30));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      claim.close();
     }
   }
 
@@ -248,7 +363,7 @@ public final class Ledger implements AutoCloseable {
 
   // ---------------------------------------------------------------- commands
 
-  private abstract static sealed class Command<R> permits Credit, Reserve, Extend, Post, Limit, Expire {
+  private abstract static sealed class Command<R> permits Credit, Reserve, Extend, Post, Limit, Expire, Flush, Read {
     final CompletableFuture<R> future = new CompletableFuture<>();
     @Nullable R result;
   }
@@ -270,12 +385,15 @@ public final class Ledger implements AutoCloseable {
   private static final class Reserve extends Command<ReserveResult> {
     final String reservationId, accountId;
     final long amountNanos, ttlMillis;
+    /** The caller vouches that the id is new: not looked up in the store. */
+    final boolean fresh;
 
-    Reserve(String reservationId, String accountId, long amountNanos, long ttlMillis) {
+    Reserve(String reservationId, String accountId, long amountNanos, long ttlMillis, boolean fresh) {
       this.reservationId = reservationId;
       this.accountId = accountId;
       this.amountNanos = amountNanos;
       this.ttlMillis = ttlMillis;
+      this.fresh = fresh;
     }
   }
 
@@ -323,6 +441,37 @@ public final class Ledger implements AutoCloseable {
     }
   }
 
+  /** Changes nothing; answered once everything before it is durable. */
+  private static final class Flush extends Command<Void> {}
+
+  /** An account's balance from memory (exclusive mode); answered at once. */
+  private static final class Read extends Command<Balance> {
+    final String accountId;
+
+    Read(String accountId) {
+      this.accountId = accountId;
+    }
+  }
+
+  /** A batch handed from the applier to the committer (exclusive mode). */
+  private static final class InFlight {
+    final Changes changes;
+    final LedgerStore.@Nullable Batch batch;
+    /** The commands answered at this commit. */
+    final List<Command<?>> waiting;
+    final int commands;
+    /** Set by the committer before {@link #done}. */
+    @Nullable RuntimeException failure;
+    volatile boolean done;
+
+    InFlight(Changes changes, LedgerStore.@Nullable Batch batch, List<Command<?>> waiting, int commands) {
+      this.changes = changes;
+      this.batch = batch;
+      this.waiting = waiting;
+      this.commands = commands;
+    }
+  }
+
   private <R> CompletableFuture<R> submit(Command<R> command) {
     if (closed) {
       throw new IllegalStateException("ledger is closed");
@@ -330,6 +479,9 @@ public final class Ledger implements AutoCloseable {
     if (!queue.offer(command)) {
       throw new LedgerOverloadedException(
           "ledger queue full: " + queue.size() + " commands waiting (limit " + options.queueCapacity() + "); retry later");
+    }
+    if (mode == Mode.EXCLUSIVE) {
+      LockSupport.unpark(writer);
     }
     return command.future;
   }
@@ -364,6 +516,168 @@ public final class Ledger implements AutoCloseable {
     }
   }
 
+  // ---------------------------------------------------------------- exclusive mode: applier and committer
+
+  private void runExclusive() {
+    List<Command<?>> batch = new ArrayList<>(options.maxBatch());
+    while (true) {
+      try {
+        InFlight f = inFlight;
+        if (f != null && f.done) {
+          inFlight = null;
+          finished(f);
+        }
+        int room = options.maxBatch() - openCommands;
+        if (room > 0) {
+          queue.drainTo(batch, room);
+          if (!batch.isEmpty()) {
+            applyOpen(batch);
+            batch.clear();
+          }
+        }
+        if (openCommands > 0 && open.isEmpty() && openWaiting.isEmpty()) {
+          openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
+        }
+        long openForNanos = System.nanoTime() - openSinceNanos;
+        if (inFlight == null && openCommands > 0 && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
+            || openForNanos >= FLUSH_AFTER_NANOS)) {
+          handOver(clock.millis());
+        }
+        if (closed && queue.isEmpty() && inFlight == null && openCommands == 0) {
+          return;
+        }
+        if (queue.isEmpty() || openCommands >= options.maxBatch()) {
+          // Woken by a submit, by the committer, or at the flush deadline of what is open.
+          long waitNanos = inFlight == null && openCommands > 0 ? Math.max(1, FLUSH_AFTER_NANOS - openForNanos) : WRITER_IDLE_NANOS;
+          LockSupport.parkNanos(this, waitNanos);
+        }
+      } catch (RuntimeException | Error e) {
+        // applyOpen and finished complete every future themselves; reaching here is a bug.
+        log.error("ledger applier failed", e);
+        batch.forEach(c -> c.future.completeExceptionally(e));
+        batch.clear();
+      }
+    }
+  }
+
+  /** Applies commands to the open batch; answers holds at once, queues the rest for its commit. */
+  private void applyOpen(List<Command<?>> batch) {
+    Lookups lookups;
+    try {
+      lookups = resolve(batch, true);
+    } catch (RuntimeException e) {
+      LedgerUnavailableException unavailable =
+          new LedgerUnavailableException("ledger store unreadable, " + batch.size() + " commands refused: " + e.getMessage(), e);
+      batch.forEach(c -> c.future.completeExceptionally(unavailable));
+      return;
+    }
+    long nowMillis = clock.millis();
+    for (int i = 0; i < batch.size(); i++) {
+      Command<?> c = batch.get(i);
+      boolean wasEmpty = open.isEmpty();
+      try {
+        apply(c, lookups, nowMillis, open);
+      } catch (RuntimeException e) {
+        // A rule failed halfway (an amount overflowed, say): what it changed cannot be told apart,
+        // so nothing unwritten is trusted, and the rest of this drain was resolved against it.
+        c.future.completeExceptionally(e);
+        LedgerUnavailableException unavailable = new LedgerUnavailableException("ledger state reset after a failure: " + e.getMessage(), e);
+        batch.subList(i + 1, batch.size()).forEach(rest -> rest.future.completeExceptionally(unavailable));
+        forgetAllUnwritten(unavailable);
+        return;
+      }
+      if (wasEmpty && !open.isEmpty()) {
+        openSinceNanos = System.nanoTime();
+      }
+      openCommands++;
+      if (c instanceof Reserve || c instanceof Extend || c instanceof Read) {
+        complete(c);
+      } else {
+        openWaiting.add(c);
+      }
+    }
+  }
+
+  private void handOver(long nowMillis) {
+    InFlight f = new InFlight(open, open.isEmpty() ? null : open.toBatch(nowMillis), List.copyOf(openWaiting), openCommands);
+    open = new Changes();
+    openWaiting.clear();
+    openCommands = 0;
+    inFlight = f;
+    if (!handOver.offer(f)) {
+      throw new IllegalStateException("ledger committer still busy with the previous batch");
+    }
+  }
+
+  private void runCommitter() {
+    while (true) {
+      InFlight f;
+      try {
+        f = handOver.poll(100, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      if (f == null) {
+        if (committerStopping) {
+          return;
+        }
+        continue;
+      }
+      try {
+        if (f.batch != null) {
+          long writeStart = System.nanoTime();
+          store.write(f.batch);
+          writeNanos.add(System.nanoTime() - writeStart);
+          batchesCommitted.increment();
+        }
+        commandsCommitted.add(f.commands);
+        // Answered here, not on the applier, so that a post's caller wakes one hand-off sooner.
+        f.waiting.forEach(Ledger::complete);
+      } catch (RuntimeException e) {
+        f.failure = e;
+      }
+      f.done = true;
+      LockSupport.unpark(writer);
+    }
+  }
+
+  /** The committer is through with {@code f}: the cache now matches the store, or must be dropped. */
+  private void finished(InFlight f) {
+    RuntimeException failure = f.failure;
+    if (failure == null) {
+      committed(f.changes, f.batch);
+      return;
+    }
+    String why = failure instanceof LedgerConflictException
+        ? "another writer changed accounts " + ((LedgerConflictException) failure).accountIds()
+            + " of a ledger claimed exclusively; is a second node running on this database without billing.ledger: shared?"
+        : failure.getMessage();
+    LedgerUnavailableException unavailable =
+        new LedgerUnavailableException("ledger batch of " + f.commands + " commands not committed: " + why, failure);
+    f.waiting.forEach(c -> c.future.completeExceptionally(unavailable));
+    forgetAllUnwritten(unavailable);
+  }
+
+  /**
+   * Exclusive mode, after a failure: fails what waits for the open batch (it was applied on top
+   * of state that is not durable) and empties the memory, which reloads from the store. Holds
+   * answered since the last commit are forgotten with it.
+   */
+  private void forgetAllUnwritten(LedgerUnavailableException cause) {
+    int holds = open.newReservationCount();
+    log.error("ledger state not written is dropped ({} commands waiting, {} holds answered since the last commit are forgotten): {}",
+        openWaiting.size(), holds, cause.getMessage());
+    openWaiting.forEach(c -> c.future.completeExceptionally(cause));
+    openWaiting.clear();
+    open = new Changes();
+    openCommands = 0;
+    accounts.clear();
+    pendingIndex.clear();
+    settled.clear();
+    outcomes.clear();
+  }
+
   /** The reservations and ids looked up in the store for one attempt at a batch. */
   private static final class Lookups {
     final Map<String, LedgerStore.ReservationRow> reservations = new HashMap<>();
@@ -386,12 +700,14 @@ public final class Ledger implements AutoCloseable {
         for (Command<?> c : batch) {
           apply(c, lookups, nowMillis, changes);
         }
+        LedgerStore.Batch written = null;
         if (!changes.isEmpty()) {
+          written = changes.toBatch(nowMillis);
           long writeStart = System.nanoTime();
-          store.write(changes.toBatch(nowMillis));
+          store.write(written);
           writeNanos.add(System.nanoTime() - writeStart);
         }
-        committed(changes);
+        committed(changes, written);
         batchesCommitted.increment();
         commandsCommitted.add(batch.size());
         for (Command<?> c : batch) {
@@ -458,7 +774,7 @@ public final class Ledger implements AutoCloseable {
         }
         case Reserve r -> {
           accountIds.add(r.accountId);
-          if (careful && unknownReservation(r.reservationId)) {
+          if (careful && !r.fresh && unknownReservation(r.reservationId)) {
             reservationIds.add(r.reservationId);
           }
         }
@@ -475,8 +791,10 @@ public final class Ledger implements AutoCloseable {
             reservationIds.add(p.reservationId);
           }
         }
+        case Flush f -> {}
+        case Read r -> accountIds.add(r.accountId);
         case Expire e -> {
-          List<String> due = store.accountsWithDue(e.nowMillis, options.maxBatch());
+          List<String> due = dueAccounts(e.nowMillis);
           lookups.dueAccounts.put(e, due);
           accountIds.addAll(due);
         }
@@ -489,9 +807,12 @@ public final class Ledger implements AutoCloseable {
         if (row == null) {
           lookups.missingReservations.add(id);
         } else if (row.state() == ReservationState.PENDING) {
-          // Pending in the store but not in our cache: another node made it, so our copy of its
-          // account (if any) is stale.
-          forget(Set.of(row.accountId()));
+          // Pending in the store but not in our cache. Shared: another node made it, so our copy
+          // of its account (if any) is stale. Exclusive: its account was evicted after the hold
+          // was written, so it is not cached and loads as written.
+          if (mode == Mode.SHARED) {
+            forget(Set.of(row.accountId()));
+          }
           accountIds.add(row.accountId());
         } else {
           settled.put(id, Reservation.of(row));
@@ -521,6 +842,26 @@ public final class Ledger implements AutoCloseable {
     return lookups;
   }
 
+  /**
+   * Up to {@code maxBatch} accounts with a hold or grant due at {@code nowMillis}: as the store has
+   * them, and in exclusive mode also those cached with changes not yet written.
+   */
+  private List<String> dueAccounts(long nowMillis) {
+    List<String> due = new ArrayList<>(store.accountsWithDue(nowMillis, options.maxBatch()));
+    if (mode == Mode.EXCLUSIVE) {
+      Set<String> seen = new HashSet<>(due);
+      for (AccountState a : accounts.values()) {
+        if (due.size() >= options.maxBatch()) {
+          break;
+        }
+        if (a.hasDue(nowMillis) && seen.add(a.accountId)) {
+          due.add(a.accountId);
+        }
+      }
+    }
+    return due;
+  }
+
   private boolean unknownReservation(String id) {
     return !pendingIndex.containsKey(id) && !settled.containsKey(id);
   }
@@ -540,6 +881,8 @@ public final class Ledger implements AutoCloseable {
       case Reserve r -> r.result = reserve(r, lookups, nowMillis, changes);
       case Extend x -> x.result = extend(x, lookups, nowMillis, changes);
       case Post p -> p.result = post(p, lookups, nowMillis, changes);
+      case Flush f -> f.result = null;
+      case Read r -> r.result = account(r.accountId).balance(nowMillis);
       case Expire e -> {
         int count = 0;
         for (String id : lookups.dueAccounts.getOrDefault(e, List.of())) {
@@ -552,7 +895,7 @@ public final class Ledger implements AutoCloseable {
 
   private CreditResult credit(Credit c, Lookups lookups, long nowMillis, Changes changes) {
     String key = "c:" + c.entryId;
-    Object known = outcomes.get(key);
+    Object known = known(key, changes);
     if (known instanceof CreditResult result) {
       return result;
     }
@@ -560,29 +903,29 @@ public final class Ledger implements AutoCloseable {
     if (stored != null) {
       Instant expiresAt = stored.expiresAtMillis() == null ? null : Instant.ofEpochMilli(stored.expiresAtMillis());
       CreditKind kind = stored.kind() == EntryKind.GRANT ? CreditKind.GRANTED : CreditKind.TOPPED_UP;
-      return remember(key, new CreditResult(c.entryId, stored.accountId(), kind, stored.amountNanos(), expiresAt));
+      return remember(key, new CreditResult(c.entryId, stored.accountId(), kind, stored.amountNanos(), expiresAt), changes);
     }
     AccountState account = account(c.accountId);
     // A grant that expired while queued is still credited (the caller was told it would be) and
     // lapses at the account's next touch, leaving both facts in the journal.
     account.expireOverdue(nowMillis, changes);
-    return remember(key, account.credit(c.entryId, c.kind, c.amountNanos, c.expiresAtMillis, nowMillis, changes));
+    return remember(key, account.credit(c.entryId, c.kind, c.amountNanos, c.expiresAtMillis, nowMillis, changes), changes);
   }
 
   private CreditLimitResult limit(Limit l, Lookups lookups, long nowMillis, Changes changes) {
     String key = "k:" + l.changeId;
-    Object known = outcomes.get(key);
+    Object known = known(key, changes);
     if (known instanceof CreditLimitResult result) {
       return result;
     }
     LedgerStore.EntryRow stored = lookups.entries.get(key);
     if (stored != null) {
-      return remember(key, new CreditLimitResult(CreditLimitResult.Status.APPLIED, stored.accountId(), stored.amountNanos()));
+      return remember(key, new CreditLimitResult(CreditLimitResult.Status.APPLIED, stored.accountId(), stored.amountNanos()), changes);
     }
     AccountState account = account(l.accountId);
     account.expireOverdue(nowMillis, changes);
     CreditLimitResult result = account.setCreditLimit(l.changeId, l.creditLimitNanos, nowMillis, changes);
-    return result.status() == CreditLimitResult.Status.APPLIED ? remember(key, result) : result;
+    return result.status() == CreditLimitResult.Status.APPLIED ? remember(key, result, changes) : result;
   }
 
   private ReserveResult reserve(Reserve r, Lookups lookups, long nowMillis, Changes changes) {
@@ -601,7 +944,7 @@ public final class Ledger implements AutoCloseable {
 
   private ExtendResult extend(Extend x, Lookups lookups, long nowMillis, Changes changes) {
     String key = "x:" + x.extensionId;
-    Object knownOutcome = outcomes.get(key);
+    Object knownOutcome = known(key, changes);
     if (knownOutcome instanceof ExtendResult result) {
       return result;
     }
@@ -610,7 +953,7 @@ public final class Ledger implements AutoCloseable {
       return new ExtendResult(ExtendResult.Status.NOT_FOUND, x.reservationId, 0, 0, null, null);
     }
     if (lookups.entries.containsKey(key)) {
-      return remember(key, new ExtendResult(ExtendResult.Status.EXTENDED, r.id, r.holdNanos, 0, Instant.ofEpochMilli(r.expiresAtMillis), r.state));
+      return remember(key, new ExtendResult(ExtendResult.Status.EXTENDED, r.id, r.holdNanos, 0, Instant.ofEpochMilli(r.expiresAtMillis), r.state), changes);
     }
     if (r.state == ReservationState.PENDING) {
       account(r.accountId).expireOverdue(nowMillis, changes);
@@ -619,7 +962,7 @@ public final class Ledger implements AutoCloseable {
       return new ExtendResult(ExtendResult.Status.NOT_PENDING, r.id, r.holdNanos, 0, Instant.ofEpochMilli(r.expiresAtMillis), r.state);
     }
     ExtendResult result = account(r.accountId).extend(r, x.extensionId, x.additionalNanos, Math.addExact(nowMillis, x.ttlMillis), nowMillis, changes);
-    return result.status() == ExtendResult.Status.EXTENDED ? remember(key, result) : result;
+    return result.status() == ExtendResult.Status.EXTENDED ? remember(key, result, changes) : result;
   }
 
   private SettleResult post(Post p, Lookups lookups, long nowMillis, Changes changes) {
@@ -656,6 +999,11 @@ public final class Ledger implements AutoCloseable {
     if (settledNow != null) {
       return settledNow;
     }
+    InFlight f = inFlight;
+    Reservation settledInFlight = f == null ? null : f.changes.settled.get(id);
+    if (settledInFlight != null) {
+      return settledInFlight;
+    }
     Reservation settledBefore = settled.get(id);
     if (settledBefore != null) {
       return settledBefore;
@@ -669,21 +1017,43 @@ public final class Ledger implements AutoCloseable {
     return null;
   }
 
-  private <T> T remember(String key, T outcome) {
+  /**
+   * Remembers an operation's outcome for replays of its id: with its batch until that is durable
+   * (the bounded cache might drop it before), and in the cache.
+   */
+  private <T> T remember(String key, T outcome, Changes changes) {
+    changes.outcomes.put(key, outcome);
     outcomes.put(key, outcome);
     return outcome;
   }
 
-  /** The batch is durable: the cache now equals the store for every account it touched. */
-  private void committed(Changes changes) {
-    for (AccountState a : changes.touched.values()) {
-      a.storedVersion = a.version;
+  private @Nullable Object known(String key, Changes changes) {
+    Object unwritten = changes.outcomes.get(key);
+    if (unwritten != null) {
+      return unwritten;
+    }
+    InFlight f = inFlight;
+    Object inFlightOutcome = f == null ? null : f.changes.outcomes.get(key);
+    return inFlightOutcome != null ? inFlightOutcome : outcomes.get(key);
+  }
+
+  /**
+   * {@code written} (null when the batch changed nothing) is durable: the store now holds, for
+   * every account it touched, the version it wrote; in exclusive mode the memory may be ahead.
+   */
+  private void committed(Changes changes, LedgerStore.@Nullable Batch written) {
+    if (written != null) {
+      for (LedgerStore.AccountWrite w : written.accounts()) {
+        changes.touched.get(w.accountId()).storedVersion = w.newVersion();
+      }
     }
     for (Reservation r : changes.settled.values()) {
       pendingIndex.remove(r.id);
       settled.put(r.id, r);
     }
-    accounts.trimTo(options.maxCachedAccounts(), this::dropPendingOf);
+    // An account with changes not yet written stays: reloading it would lose them.
+    Changes unwritten = open;
+    accounts.trimTo(options.maxCachedAccounts(), a -> unwritten.touched.containsKey(a.accountId), this::dropPendingOf);
   }
 
   /** Forgets what a failed attempt did in memory: its accounts reload from the store. */
@@ -739,12 +1109,15 @@ public final class Ledger implements AutoCloseable {
       return size() > limit;
     }
 
-    void trimTo(int max, Consumer<V> onEvict) {
+    /** Evicts eldest first, skipping those to {@code keep}, until at most {@code max} are left. */
+    void trimTo(int max, Predicate<V> keep, Consumer<V> onEvict) {
       var it = entrySet().iterator();
       while (size() > max && it.hasNext()) {
         V v = it.next().getValue();
-        it.remove();
-        onEvict.accept(v);
+        if (!keep.test(v)) {
+          it.remove();
+          onEvict.accept(v);
+        }
       }
     }
   }

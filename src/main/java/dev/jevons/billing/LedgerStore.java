@@ -36,6 +36,23 @@ public interface LedgerStore {
    */
   void write(Batch batch);
 
+  /**
+   * Claims the store for a ledger in {@code mode} until the claim is closed: an exclusive claim
+   * excludes every other claim on the same store, from any process; shared claims exclude only an
+   * exclusive one. A store private to one process may claim nothing.
+   *
+   * @throws IllegalStateException when another ledger's claim excludes this one
+   */
+  default Claim claim(Ledger.Mode mode) {
+    return () -> {};
+  }
+
+  /** A claim on a store; closing releases it. */
+  interface Claim extends AutoCloseable {
+    @Override
+    void close();
+  }
+
   record AccountRow(
       String accountId,
       long version,

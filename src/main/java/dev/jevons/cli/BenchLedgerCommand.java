@@ -69,10 +69,14 @@ public final class BenchLedgerCommand implements Callable<Integer> {
   @Option(names = "--max-batch", defaultValue = "2048", description = "Commands per group commit at most. Default: ${DEFAULT-VALUE}.")
   int maxBatch;
 
+  @Option(names = "--modes", defaultValue = "exclusive,shared", split = ",",
+      description = "Ledger modes (billing.ledger): exclusive and/or shared. Default: ${DEFAULT-VALUE}.")
+  List<String> modes = List.of("exclusive", "shared");
+
   @Option(names = "--dir", description = "Directory for the SQLite files. Default: a temporary directory.")
   @Nullable Path dir;
 
-  record Result(String database, String scenario, long pairs, double seconds) {
+  record Result(String database, String mode, String scenario, long pairs, double seconds) {
     double pairsPerSecond() {
       return pairs / seconds;
     }
@@ -83,24 +87,31 @@ public final class BenchLedgerCommand implements Callable<Integer> {
     PrintWriter out = spec == null ? new PrintWriter(System.out, true) : spec.commandLine().getOut();
     Path sqliteDir = dir != null ? dir : Files.createTempDirectory("jevons-bench-ledger");
     List<Result> results = new ArrayList<>();
-    for (String database : databases) {
+    List<String> rows = new ArrayList<>();
+    for (String modeName : modes) {
+      Ledger.Mode mode = Ledger.Mode.valueOf(modeName.trim().toUpperCase(Locale.ROOT));
       for (boolean hot : new boolean[] {false, true}) {
-        Result r = runScenario(database.trim().toLowerCase(Locale.ROOT), hot, sqliteDir, out);
-        results.add(r);
-        out.printf(Locale.ROOT, "%-10s %-22s %,12.0f pairs/s (%,d pairs in %.1f s)%n",
-            r.database(), r.scenario(), r.pairsPerSecond(), r.pairs(), r.seconds());
+        rows.add(mode.name().toLowerCase(Locale.ROOT) + ", " + (hot ? "1 hot account" : accounts + " accounts"));
+      }
+      for (String database : databases) {
+        for (boolean hot : new boolean[] {false, true}) {
+          Result r = runScenario(database.trim().toLowerCase(Locale.ROOT), mode, hot, sqliteDir, out);
+          results.add(r);
+          out.printf(Locale.ROOT, "%-10s %-9s %-22s %,12.0f pairs/s (%,d pairs in %.1f s)%n",
+              r.database(), r.mode(), r.scenario(), r.pairsPerSecond(), r.pairs(), r.seconds());
+        }
       }
     }
     out.println();
-    out.printf(Locale.ROOT, "%-24s", "reserve+post pairs/s");
+    out.printf(Locale.ROOT, "%-34s", "reserve+post pairs/s");
     for (String database : databases) {
       out.printf(Locale.ROOT, "%16s", database);
     }
     out.println();
-    for (String scenario : List.of(accounts + " accounts", "1 hot account")) {
-      out.printf(Locale.ROOT, "%-24s", scenario);
+    for (String row : rows) {
+      out.printf(Locale.ROOT, "%-34s", row);
       for (Result r : results) {
-        if (r.scenario().equals(scenario)) {
+        if ((r.mode() + ", " + r.scenario()).equals(row)) {
           out.printf(Locale.ROOT, "%,16.0f", r.pairsPerSecond());
         }
       }
@@ -112,7 +123,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
     return 0;
   }
 
-  private Result runScenario(String database, boolean hot, Path sqliteDir, PrintWriter out) throws Exception {
+  private Result runScenario(String database, Ledger.Mode mode, boolean hot, Path sqliteDir, PrintWriter out) throws Exception {
     int accountCount = hot ? 1 : accounts;
     String scenario = hot ? "1 hot account" : accounts + " accounts";
     String schema = "jevons_bench_" + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
@@ -127,7 +138,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
     try (Database db = Database.open(url)) {
       Ledger.Options defaults = Ledger.Options.DEFAULTS;
       Ledger ledger = new Ledger(new SqlLedgerStore(db), Clock.systemUTC(), new Ledger.Options(
-          Math.max(defaults.queueCapacity(), 2 * clients), maxBatch, defaults.maxCachedAccounts(), defaults.maxRememberedOutcomes(), defaults.maxAttempts()));
+          Math.max(defaults.queueCapacity(), 2 * clients), maxBatch, defaults.maxCachedAccounts(), defaults.maxRememberedOutcomes(), defaults.maxAttempts()), mode);
       try {
         long creditEach = 1_000_000 * PAIR_HOLD_NANOS;
         List<CompletableFuture<?>> credits = new ArrayList<>();
@@ -187,7 +198,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
           throw new IllegalStateException(failures.sum() + " reserve/post calls did not succeed");
         }
         checkBooks(ledger, accountCount, creditEach, out, database + " " + scenario);
-        return new Result(database, scenario, measured, elapsed);
+        return new Result(database, mode.name().toLowerCase(Locale.ROOT), scenario, measured, elapsed);
       } finally {
         ledger.close();
       }

@@ -117,7 +117,8 @@ public final class JevonsApp implements AutoCloseable {
       priceRefresh.scheduleWithFixedDelay(
           this::refreshPrices, PRICE_REFRESH.toMillis(), PRICE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
       SqlLedgerStore ledgerStore = new SqlLedgerStore(db);
-      this.ledger = new Ledger(ledgerStore, clock);
+      this.ledger = new Ledger(ledgerStore, clock, Ledger.Options.DEFAULTS,
+          config.billing().ledger().equals("shared") ? Ledger.Mode.SHARED : Ledger.Mode.EXCLUSIVE);
       toClose.add(ledger);
       // Holds of requests whose process died expire here, on any node (and this node's own at start).
       priceRefresh.scheduleWithFixedDelay(this::expireHolds, 1, 5, TimeUnit.SECONDS);
@@ -214,6 +215,7 @@ public final class JevonsApp implements AutoCloseable {
           this::governorTick, governing.intervalMillis(), governing.intervalMillis(), TimeUnit.MILLISECONDS);
       metrics.watchGovernor(governor);
       metrics.watchQueue(queue);
+      metrics.watchLedger(ledger);
       metrics.watchRouting(router, scraper);
       HttpApi api =
           new HttpApi(

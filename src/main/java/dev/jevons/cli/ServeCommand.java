@@ -40,7 +40,15 @@ public final class ServeCommand implements Callable<Integer> {
     config.describe().forEach((k, v) -> effective.append("\n  ").append(k).append(" = ").append(v));
     log.info(effective.toString());
 
-    JevonsApp app = JevonsApp.start(config);
+    JevonsApp app;
+    try {
+      app = JevonsApp.start(config);
+    } catch (RuntimeException e) {
+      // The database, the port, the ledger's claim: say what, not where in the code.
+      log.debug("start failed", e);
+      System.err.println("jevons: cannot start: " + e.getMessage());
+      return 1;
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       app.close();

@@ -78,6 +78,7 @@ public final class ConfigLoader {
               "redis.key_prefix",
               "redis.timeout_ms",
               "billing.enabled",
+              "billing.ledger",
               "billing.reservation_ttl_ms",
               "governor.enabled",
               "governor.interval_ms",
@@ -314,6 +315,7 @@ public final class ConfigLoader {
       JevonsConfig.Billing billing =
           new JevonsConfig.Billing(
               bool(root, "billing.enabled", true),
+              choice(root, "billing.ledger", "exclusive", Set.of("exclusive", "shared")),
               integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000),
               integer(root, "billing.stream_initial_hold_tokens", 1_024, 1, 1L << 20),
               integer(root, "billing.stream_extension_tokens", 1_024, 1, 1L << 20));

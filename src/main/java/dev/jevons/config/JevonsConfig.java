@@ -116,9 +116,12 @@ public record JevonsConfig(
    * holds its cost on the ledger first and pays for what it used. A non-streaming request holds
    * its whole output budget; a stream holds its prompt and its first {@code
    * streamInitialHoldTokens} output tokens, then extends the hold by {@code streamExtensionTokens}
-   * at a time while funds last (docs/decisions.md, "Long streams").
+   * at a time while funds last (docs/decisions.md, "Long streams"). {@code ledger} is {@code
+   * exclusive} (this process is the only writer of the ledger in its database, enforced by a lock,
+   * and answers holds from memory) or {@code shared} (several nodes on one database; every answer
+   * waits for its commit); see {@code billing.Ledger.Mode}.
    */
-  public record Billing(boolean enabled, long reservationTtlMillis, long streamInitialHoldTokens, long streamExtensionTokens) {}
+  public record Billing(boolean enabled, String ledger, long reservationTtlMillis, long streamInitialHoldTokens, long streamExtensionTokens) {}
 
   /**
    * The Stripe payment webhook. Without {@code webhookSecret} the webhook endpoint answers that it
@@ -241,6 +244,7 @@ public record JevonsConfig(
     out.put("redis.key_prefix", redis.keyPrefix());
     out.put("redis.timeout_ms", Long.toString(redis.timeoutMillis()));
     out.put("billing.enabled", Boolean.toString(billing.enabled()));
+    out.put("billing.ledger", billing.ledger());
     out.put("billing.reservation_ttl_ms", Long.toString(billing.reservationTtlMillis()));
     out.put("governor.enabled", Boolean.toString(governor.enabled()));
     out.put("governor.interval_ms", Long.toString(governor.intervalMillis()));

@@ -69,7 +69,7 @@ public final class Biller {
     ReserveResult r;
     CompletableFuture<ReserveResult> pending;
     try {
-      pending = ledger.reserve(requestId, accountId, hold.nanos(), Duration.ofMillis(config.reservationTtlMillis()));
+      pending = ledger.reserveNew(requestId, accountId, hold.nanos(), Duration.ofMillis(config.reservationTtlMillis()));
     } catch (RuntimeException e) {
       throw unavailable(String.valueOf(e.getMessage()));
     }

@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.billing.Ledger;
 import dev.jevons.governor.Gate;
 import dev.jevons.governor.Governor;
 import dev.jevons.governor.Mode;
@@ -12,6 +13,7 @@ import dev.jevons.upstream.MetricsScraper;
 import dev.jevons.upstream.Replica;
 import dev.jevons.upstream.UpstreamPool;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -144,6 +146,25 @@ public final class GatewayMetrics {
         .tag("limit", limit)
         .register(registry)
         .increment();
+  }
+
+  /** The ledger's group commits: how many, how many commands they carried, and their write time. */
+  public void watchLedger(Ledger ledger) {
+    FunctionCounter.builder("jevons.ledger.batches", ledger, l -> l.stats().batches())
+        .description("Ledger batches committed to the store")
+        .register(registry);
+    FunctionCounter.builder("jevons.ledger.commands", ledger, l -> l.stats().commands())
+        .description("Ledger commands answered through a commit")
+        .register(registry);
+    FunctionCounter.builder("jevons.ledger.write.seconds", ledger, l -> l.stats().writeNanos() / 1e9)
+        .description("Time spent writing and committing ledger batches")
+        .register(registry);
+    FunctionCounter.builder("jevons.ledger.retries", ledger, l -> l.stats().retries())
+        .description("Ledger batches applied again after a conflict with another node (shared mode)")
+        .register(registry);
+    Gauge.builder("jevons.ledger.queued", ledger, Ledger::queued)
+        .description("Ledger commands waiting to be applied")
+        .register(registry);
   }
 
   void holdExtensions(String model, int extensions) {

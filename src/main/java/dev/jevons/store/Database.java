@@ -49,13 +49,16 @@ public final class Database implements AutoCloseable {
   private final HikariDataSource pool;
   private final Dialect dialect;
   private final String redactedUrl;
+  /** The SQLite file; null on PostgreSQL. */
+  private final @Nullable Path file;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<Runnable> afterClose = new ArrayList<>();
 
-  private Database(HikariDataSource pool, Dialect dialect, String redactedUrl) {
+  private Database(HikariDataSource pool, Dialect dialect, String redactedUrl, @Nullable Path file) {
     this.pool = pool;
     this.dialect = dialect;
     this.redactedUrl = redactedUrl;
+    this.file = file;
   }
 
   /** Opens a database whose credentials, if any, are in the URL. */
@@ -106,7 +109,7 @@ public final class Database implements AutoCloseable {
     } catch (RuntimeException e) {
       throw new StoreException("cannot open database " + redacted + ": " + rootMessage(e), e);
     }
-    Database database = new Database(pool, dialect, redacted);
+    Database database = new Database(pool, dialect, redacted, dialect == Dialect.SQLITE ? sqliteFile(jdbcUrl).toAbsolutePath() : null);
     try {
       database.migrate(migrationLocations);
     } catch (RuntimeException e) {
@@ -154,6 +157,14 @@ public final class Database implements AutoCloseable {
     } catch (SQLException e) {
       failure.addSuppressed(e);
     }
+  }
+
+  /**
+   * Claims {@code name} on this database for this process until the claim is closed; see {@link
+   * Claims}. Answers null when another holder's claim excludes this one.
+   */
+  public Claims.@Nullable Claim claim(String name, boolean exclusive) {
+    return file != null ? Claims.onFile(Path.of(file + "." + name + ".lock"), exclusive) : Claims.onPostgres(pool, name, exclusive);
   }
 
   /** The JDBC URL with any password masked, fit for logs. */

@@ -2,6 +2,7 @@ package dev.jevons.store;
 
 import dev.jevons.billing.EntryKind;
 import dev.jevons.billing.LedgerConflictException;
+import dev.jevons.billing.Ledger;
 import dev.jevons.billing.LedgerStore;
 import dev.jevons.billing.UsageLog;
 import dev.jevons.billing.UsageRecord;
@@ -223,6 +224,25 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       });
       return null;
     });
+  }
+
+  /**
+   * Claims the ledger of this database ({@link Claims}): exclusively for a ledger that answers
+   * from memory, shared for ledgers on several nodes.
+   */
+  @Override
+  public Claim claim(Ledger.Mode mode) {
+    boolean exclusive = mode == Ledger.Mode.EXCLUSIVE;
+    Claims.Claim claim = database.claim("ledger", exclusive);
+    if (claim == null) {
+      throw new IllegalStateException(exclusive
+          ? "the ledger in " + database.url() + " is in use by another Jevons process; with billing.ledger: exclusive (the"
+              + " default) only one process may write it. To run several nodes on one database, set billing.ledger: shared on"
+              + " every node."
+          : "the ledger in " + database.url() + " is held by a Jevons process with billing.ledger: exclusive; to run several"
+              + " nodes on one database, set billing.ledger: shared on every node.");
+    }
+    return claim::close;
   }
 
   @Override

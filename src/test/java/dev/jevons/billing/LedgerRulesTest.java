@@ -22,7 +22,16 @@ class LedgerRulesTest {
 
   final MutableClock clock = new MutableClock(START);
   InMemoryLedgerStore store = new InMemoryLedgerStore();
-  Ledger ledger = new Ledger(store, clock);
+  Ledger ledger = newLedger(store);
+
+  /** The mode under test; {@link ExclusiveLedgerRulesTest} runs every rule again exclusively. */
+  Ledger.Mode mode() {
+    return Ledger.Mode.SHARED;
+  }
+
+  Ledger newLedger(LedgerStore store) {
+    return new Ledger(store, clock, Ledger.Options.DEFAULTS, mode());
+  }
 
   @AfterEach
   void close() {
@@ -190,7 +199,7 @@ class LedgerRulesTest {
     assertThat(reserve("r1", 4 * USD)).isEqualTo(reserved);
 
     ledger.close();
-    ledger = new Ledger(store, clock);
+    ledger = newLedger(store);
 
     assertThat(credit("top", CreditKind.TOPPED_UP, 10 * USD, null)).isEqualTo(credit);
     assertThat(reserve("r1", 4 * USD)).isEqualTo(reserved);
@@ -245,7 +254,7 @@ class LedgerRulesTest {
       }
     };
     ledger.close();
-    ledger = new Ledger(slow, clock, new Ledger.Options(2, 16, 100, 100, 3));
+    ledger = new Ledger(slow, clock, new Ledger.Options(2, 16, 100, 100, 3), mode());
     List<CompletableFuture<CreditResult>> accepted = new ArrayList<>();
     accepted.add(ledger.credit("c0", "acct", CreditKind.TOPPED_UP, 1, null));
     writing.await();
@@ -280,15 +289,15 @@ class LedgerRulesTest {
     assertThat(reserve("r1", 10 * USD).reserved()).as("the failed hold was not kept in memory").isTrue();
   }
 
-  private CreditResult credit(String id, CreditKind kind, long amountNanos, Instant expiresAt) {
+  CreditResult credit(String id, CreditKind kind, long amountNanos, Instant expiresAt) {
     return ledger.credit(id, "acct", kind, amountNanos, expiresAt).join();
   }
 
-  private ReserveResult reserve(String id, long amountNanos) {
+  ReserveResult reserve(String id, long amountNanos) {
     return ledger.reserve(id, "acct", amountNanos, MINUTE).join();
   }
 
-  private SettleResult post(String id, long amountNanos) {
+  SettleResult post(String id, long amountNanos) {
     return ledger.post(id, amountNanos).join();
   }
 }

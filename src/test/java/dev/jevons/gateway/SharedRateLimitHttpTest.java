@@ -52,7 +52,8 @@ class SharedRateLimitHttpTest {
             .override("redis.url", redisUrl)
             .override("redis.key_prefix", prefix);
     if (db != null) {
-      config.override("store.url", db.jdbcUrl()).override("store.user", db.user());
+      // Both nodes write one ledger.
+      config.override("store.url", db.jdbcUrl()).override("store.user", db.user()).override("billing.ledger", "shared");
     }
     JevonsApp app = JevonsApp.start(config.load());
     toClose.add(app);

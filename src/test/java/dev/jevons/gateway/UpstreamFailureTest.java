@@ -35,7 +35,8 @@ class UpstreamFailureTest {
   static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   static final List<AutoCloseable> resources = new ArrayList<>();
 
-  @TempDir Path data;
+  // Per class: the Jevons instances live until @AfterAll and write into it until then.
+  @TempDir static Path data;
 
   @BeforeAll
   static void none() {}
@@ -70,7 +71,8 @@ class UpstreamFailureTest {
 
   Running jevons(List<String> upstreams, Object... overrides) {
     ConfigLoader loader =
-        new ConfigLoader().override("server.port", 0).override("data_dir", data.toString()).upstreamUrls(upstreams);
+        new ConfigLoader().override("server.port", 0).override("data_dir", data.resolve("jevons-" + resources.size()).toString())
+            .upstreamUrls(upstreams);
     for (int i = 0; i < overrides.length; i += 2) {
       loader.override((String) overrides[i], overrides[i + 1]);
     }

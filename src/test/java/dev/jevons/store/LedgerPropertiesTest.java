@@ -47,20 +47,37 @@ class LedgerPropertiesTest {
   void concurrent_operations_keep_every_invariant_on_sqlite(@ForAll("scenarios") Scenario scenario) throws Exception {
     Path dir = Files.createTempDirectory("ledger-prop");
     try (Database db = TestDatabases.sqlite(dir)) {
-      check(db, scenario);
+      check(db, scenario, Ledger.Mode.SHARED);
     }
   }
 
   @Property(tries = 5)
   void concurrent_operations_keep_every_invariant_on_postgresql(@ForAll("scenarios") Scenario scenario) throws Exception {
     try (Database db = TestDatabases.postgres()) {
-      check(db, scenario);
+      check(db, scenario, Ledger.Mode.SHARED);
     }
   }
 
-  private static void check(Database db, Scenario scenario) throws Exception {
+  @Property(tries = 5)
+  void concurrent_operations_keep_every_invariant_on_an_exclusive_ledger_on_sqlite(@ForAll("scenarios") Scenario scenario)
+      throws Exception {
+    Path dir = Files.createTempDirectory("ledger-prop");
+    try (Database db = TestDatabases.sqlite(dir)) {
+      check(db, scenario, Ledger.Mode.EXCLUSIVE);
+    }
+  }
+
+  @Property(tries = 5)
+  void concurrent_operations_keep_every_invariant_on_an_exclusive_ledger_on_postgresql(@ForAll("scenarios") Scenario scenario)
+      throws Exception {
+    try (Database db = TestDatabases.postgres()) {
+      check(db, scenario, Ledger.Mode.EXCLUSIVE);
+    }
+  }
+
+  private static void check(Database db, Scenario scenario, Ledger.Mode mode) throws Exception {
     MutableClock clock = new MutableClock(Instant.parse("2025-02-06T00:00:00Z"));
-    Ledger ledger = new Ledger(new SqlLedgerStore(db), clock, new Ledger.Options(4096, 64, 100, 1000, 5));
+    Ledger ledger = new Ledger(new SqlLedgerStore(db), clock, new Ledger.Options(4096, 64, 100, 1000, 5), mode);
     Map<String, Long> postedToCallers = new ConcurrentHashMap<>();
     AtomicLong ids = new AtomicLong();
     CountDownLatch start = new CountDownLatch(1);

@@ -1,0 +1,198 @@
+package dev.jevons.billing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every rule of {@link LedgerRulesTest} again, on a ledger that is its store's only writer, and
+ * what that mode adds: holds answered while a commit is in progress, a hold and its post in one
+ * commit, and what a failed commit forgets.
+ */
+class ExclusiveLedgerRulesTest extends LedgerRulesTest {
+  @Override
+  Ledger.Mode mode() {
+    return Ledger.Mode.EXCLUSIVE;
+  }
+
+  /** A store whose writes wait, once {@link #block} is called, until {@link #release}. */
+  static final class GatedStore extends ForwardingStore {
+    final List<Batch> written = new ArrayList<>();
+    volatile CountDownLatch gate = new CountDownLatch(0);
+    final CountDownLatch writing = new CountDownLatch(1);
+
+    GatedStore(LedgerStore delegate) {
+      super(delegate);
+    }
+
+    void block() {
+      gate = new CountDownLatch(1);
+    }
+
+    void release() {
+      gate.countDown();
+    }
+
+    @Override
+    public void write(Batch batch) {
+      if (gate.getCount() > 0) {
+        writing.countDown();
+      }
+      try {
+        gate.await();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+      super.write(batch);
+      synchronized (written) {
+        written.add(batch);
+      }
+    }
+  }
+
+  @Test
+  void holds_are_answered_while_a_commit_is_in_progress_and_posts_wait_for_theirs() throws Exception {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    ledger = newLedger(gated);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r0", 1 * USD);
+    gated.block();
+    CompletableFuture<SettleResult> firstPost = ledger.post("r0", 1 * USD);
+    assertThat(gated.writing.await(10, TimeUnit.SECONDS)).as("the first post's commit started").isTrue();
+
+    ReserveResult held = ledger.reserve("r1", "acct", 2 * USD, MINUTE).get(10, TimeUnit.SECONDS);
+    CompletableFuture<SettleResult> secondPost = ledger.post("r1", 2 * USD);
+
+    assertThat(held.reserved()).as("answered from memory while the commit waits").isTrue();
+    assertThat(ledger.balance("acct").availableNanos()).as("the balance counts the unwritten hold").isEqualTo(7 * USD);
+    assertThat(firstPost).isNotDone();
+    assertThat(secondPost).isNotDone();
+    gated.release();
+    assertThat(firstPost.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(secondPost.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    LedgerStore.Batch shared = gated.written.getLast();
+    assertThat(shared.newReservations()).as("r1's hold and post were written together, once, already posted")
+        .singleElement()
+        .satisfies(r -> {
+          assertThat(r.id()).isEqualTo("r1");
+          assertThat(r.state()).isEqualTo(ReservationState.POSTED);
+        });
+    assertThat(store.findReservations(List.of("r1")).get("r1").postedNanos()).isEqualTo(2 * USD);
+  }
+
+  @Test
+  void a_hold_nobody_waits_for_is_written_soon_anyway() throws Exception {
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r1", 1 * USD);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (store.findReservations(List.of("r1")).isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(store.findReservations(List.of("r1"))).containsKey("r1");
+  }
+
+  @Override
+  @Test
+  void a_full_queue_rejects_at_once() throws Exception {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    // The applier takes up to maxBatch (2) commands while the committer is busy; the queue holds 2 more.
+    ledger = new Ledger(gated, clock, new Ledger.Options(2, 2, 100, 100, 3), Ledger.Mode.EXCLUSIVE);
+    gated.block();
+    List<CompletableFuture<CreditResult>> accepted = new ArrayList<>();
+    accepted.add(ledger.credit("c0", "acct", CreditKind.TOPPED_UP, 1, null));
+    assertThat(gated.writing.await(10, TimeUnit.SECONDS)).isTrue();
+    try {
+      accepted.add(ledger.credit("c1", "acct", CreditKind.TOPPED_UP, 1, null));
+      accepted.add(ledger.credit("c2", "acct", CreditKind.TOPPED_UP, 1, null));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (ledger.queued() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
+      accepted.add(ledger.credit("c3", "acct", CreditKind.TOPPED_UP, 1, null));
+      accepted.add(ledger.credit("c4", "acct", CreditKind.TOPPED_UP, 1, null));
+
+      assertThatThrownBy(() -> ledger.credit("c5", "acct", CreditKind.TOPPED_UP, 1, null))
+          .isInstanceOf(LedgerOverloadedException.class)
+          .hasMessageContaining("2 commands waiting (limit 2)");
+    } finally {
+      gated.release();
+    }
+    accepted.forEach(CompletableFuture::join);
+    assertThat(ledger.balance("acct").toppedUpNanos()).isEqualTo(5);
+  }
+
+  @Override
+  @Test
+  void a_batch_that_conflicts_with_another_writer_is_applied_again_on_fresh_state() {
+    // Exclusive: another writer is a misconfiguration, not a race to retry. The batch fails with a
+    // message that says so, the memory is dropped, and the next command sees the store as it is.
+    AtomicInteger conflicts = new AtomicInteger(1);
+    LedgerStore racing = new ForwardingStore(store) {
+      @Override
+      public void write(Batch batch) {
+        if (conflicts.getAndDecrement() > 0) {
+          store.write(new Batch(List.of(new AccountWrite("acct", 0, 1, 5 * USD, 0, 0)), List.of(), List.of(), List.of(), List.of(),
+              List.of(new EntryRow("c:other", "acct", 1, EntryKind.TOP_UP, 5 * USD, null, null, null, 0)), List.of()));
+        }
+        super.write(batch);
+      }
+    };
+    ledger.close();
+    ledger = newLedger(racing);
+
+    assertThatThrownBy(() -> credit("top", CreditKind.TOPPED_UP, 1 * USD, null))
+        .hasCauseInstanceOf(LedgerUnavailableException.class)
+        .hasMessageContaining("another writer")
+        .hasMessageContaining("billing.ledger: shared");
+    credit("top", CreditKind.TOPPED_UP, 1 * USD, null);
+    assertThat(ledger.balance("acct").toppedUpNanos()).isEqualTo(6 * USD);
+  }
+
+  @Override
+  @Test
+  void a_failing_store_fails_the_batch_and_keeps_no_uncommitted_state() {
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    AtomicInteger failures = new AtomicInteger(1);
+    LedgerStore flaky = new ForwardingStore(store) {
+      @Override
+      public void write(Batch batch) {
+        if (failures.getAndDecrement() > 0) {
+          throw new IllegalStateException("disk full");
+        }
+        super.write(batch);
+      }
+    };
+    ledger.close();
+    ledger = newLedger(flaky);
+
+    assertThat(reserve("r1", 10 * USD).reserved()).as("answered from memory before its commit").isTrue();
+    assertThatThrownBy(() -> post("r1", 10 * USD)).hasCauseInstanceOf(LedgerUnavailableException.class).hasMessageContaining("disk full");
+
+    assertThat(post("r1", 10 * USD).status()).as("the unwritten hold was forgotten with the failed commit")
+        .isEqualTo(SettleResult.Status.NOT_FOUND);
+    assertThat(ledger.balance("acct").availableNanos()).isEqualTo(10 * USD);
+    assertThat(reserve("r2", 10 * USD).reserved()).isTrue();
+    assertThat(post("r2", 3 * USD).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(ledger.balance("acct").totalNanos()).isEqualTo(7 * USD);
+  }
+
+  @Test
+  void a_flush_returns_once_everything_before_it_is_durable() {
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    ledger.reserve("r1", "acct", 1 * USD, Duration.ofMinutes(5)).join();
+
+    ledger.flush().join();
+
+    assertThat(store.findReservations(List.of("r1")).get("r1").state()).isEqualTo(ReservationState.PENDING);
+  }
+}

@@ -1,0 +1,100 @@
+package dev.jevons.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.jevons.billing.Ledger;
+import dev.jevons.billing.LedgerStore;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The ledger's claim on its database: one exclusive ledger, or any number of shared ones, never
+ * both; released when the ledger closes or its process dies. On two pools (two sessions, on
+ * PostgreSQL) of one database, and across processes on SQLite.
+ */
+class LedgerClaimTest {
+
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void an_exclusive_ledger_excludes_every_other_and_shared_ones_coexist(TestDatabases.Kind kind, @TempDir Path dir) {
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir);
+        Database first = scratch.open();
+        Database second = scratch.open()) {
+      SqlLedgerStore one = new SqlLedgerStore(first);
+      SqlLedgerStore two = new SqlLedgerStore(second);
+
+      try (Ledger exclusive = new Ledger(one, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+        assertThatThrownBy(() -> new Ledger(two, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE))
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("in use by another Jevons process")
+            .hasMessageContaining("billing.ledger: shared");
+        assertThatThrownBy(() -> new Ledger(two, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.SHARED))
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessageContaining("held by a Jevons process with billing.ledger: exclusive");
+      }
+
+      try (Ledger a = new Ledger(one, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.SHARED);
+          Ledger b = new Ledger(two, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.SHARED)) {
+        assertThat(a.mode()).isEqualTo(b.mode());
+        assertThatThrownBy(() -> new Ledger(one, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE))
+            .isInstanceOf(IllegalStateException.class);
+      }
+
+      // Every claim was released on close.
+      new Ledger(two, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE).close();
+    }
+  }
+
+  @Test
+  void a_sqlite_claim_excludes_another_process_until_that_process_lets_go(@TempDir Path dir) throws Exception {
+    TestDatabases.Scratch scratch = TestDatabases.scratchSqlite(dir);
+    try (Database db = scratch.open()) {
+      LedgerStore store = new SqlLedgerStore(db);
+      Path lockFile = Path.of(Database.sqliteFile(scratch.jdbcUrl()).toAbsolutePath() + ".ledger.lock");
+      Process holder = new ProcessBuilder(javaBinary(), "-cp", System.getProperty("java.class.path"), ClaimHolder.class.getName(),
+          lockFile.toString())
+          .redirectErrorStream(true)
+          .start();
+      try {
+        BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+        assertThat(out.readLine()).isEqualTo("held");
+
+        assertThatThrownBy(() -> store.claim(Ledger.Mode.SHARED)).isInstanceOf(IllegalStateException.class);
+
+        holder.getOutputStream().close(); // the holder exits, and its lock goes with it
+        assertThat(holder.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        store.claim(Ledger.Mode.EXCLUSIVE).close();
+      } finally {
+        holder.destroyForcibly();
+      }
+    }
+  }
+
+  private static String javaBinary() {
+    return ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+  }
+
+  /** Another process: claims the lock file exclusively, says so, and holds it until stdin closes. */
+  public static final class ClaimHolder {
+    public static void main(String[] args) throws Exception {
+      Claims.Claim claim = Claims.onFile(Path.of(args[0]), true);
+      System.out.println(claim == null ? "refused" : "held");
+      System.out.flush();
+      while (System.in.read() >= 0) {
+        // wait for the parent to close our stdin
+      }
+      if (claim != null) {
+        claim.close();
+      }
+    }
+  }
+}
