@@ -77,6 +77,20 @@ class QuoteTest {
       @ForAll @LongRange(min = 0, max = 1_000_000_000_000L) long miss,
       @ForAll @LongRange(min = 0, max = 1_000_000_000_000L) long out,
       @ForAll @IntRange(min = 0, max = 10_000) int discountBp) {
+    checkRounding(hit, miss, out, discountBp);
+  }
+
+  /** The same bound at the sizes of real requests, where the cost is computed in longs. */
+  @Property
+  void rounds_the_same_way_at_request_sizes(
+      @ForAll @LongRange(min = 0, max = 200_000) long hit,
+      @ForAll @LongRange(min = 0, max = 200_000) long miss,
+      @ForAll @LongRange(min = 0, max = 200_000) long out,
+      @ForAll @IntRange(min = 0, max = 10_000) int discountBp) {
+    checkRounding(hit, miss, out, discountBp);
+  }
+
+  private static void checkRounding(long hit, long miss, long out, int discountBp) {
     Quote q = quote(REASONER, discountBp);
     BigInteger exactTimes1e10 =
         BigInteger.valueOf(hit).multiply(BigInteger.valueOf(140_000_000L))
