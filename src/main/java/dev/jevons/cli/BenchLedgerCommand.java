@@ -162,7 +162,7 @@ public final class BenchLedgerCommand implements Callable<Integer> {
             while (!stop.get()) {
               String id = String.format(Locale.ROOT, "b%012d", ids.incrementAndGet());
               String accountId = account(random.nextInt(accountCount));
-              ReserveResult reserved = ledger.reserve(id, accountId, PAIR_HOLD_NANOS, Duration.ofMinutes(5)).join();
+              ReserveResult reserved = ledger.reserveNew(id, accountId, PAIR_HOLD_NANOS, Duration.ofMinutes(5)).join();
               if (!reserved.reserved()) {
                 failures.increment();
                 continue;
