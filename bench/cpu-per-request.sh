@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# CPU per request: one Jevons (billing as configured by the environment given) in front of the
+# instant simulator, warmed up under wrk, then WARM/MEASURE seconds of `wrk -c64` with the Jevons
+# process's user and system CPU time (from /proc) and the ledger metrics read before and after.
+#
+# Usage: bench/cpu-per-request.sh [JAR] [ENV=VALUE...]
+#   e.g. bench/cpu-per-request.sh target/jevons.jar JEVONS_BILLING_ENABLED=false
+#   WARM=30 MEASURE=15 CONNS=64 PORT_BASE=39000   PROFILE=/tmp/x.jfr records JFR over the measurement
+# Linux only (reads /proc). Needs wrk and a JDK >= 21 (found like ./jevons does).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../.ci/find-jdk.sh
+source "$here/.ci/find-jdk.sh"
+java_home="$(find_jdk)"
+JAVA="$java_home/bin/java"
+jar="${1:-$here/target/jevons.jar}"
+[[ $# -gt 0 ]] && shift
+WARM="${WARM:-30}"; MEASURE="${MEASURE:-15}"; CONNS="${CONNS:-64}"; PORT_BASE="${PORT_BASE:-39000}"
+sim_port=$((PORT_BASE + 100)); port=$((PORT_BASE + 400))
+work="$(mktemp -d /tmp/jevons-cpu.XXXXXX)"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+wait_http() { for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timed out: $1" >&2; return 1; }
+
+"$JAVA" -jar "$jar" sim --port "$sim_port" --profile instant --models sim-chat >"$work/sim.log" 2>&1 & pids+=($!)
+wait_http "http://127.0.0.1:$sim_port/v1/models"
+env "$@" "$JAVA" -jar "$jar" serve --port "$port" --data "$work/data" --upstream "http://127.0.0.1:$sim_port/v1" >"$work/jevons.log" 2>&1 &
+jp=$!; pids+=($jp)
+wait_http "http://127.0.0.1:$port/health"
+token="$(tr -d '[:space:]' <"$work/data/admin-token")"
+admin() { curl -fsS -X POST "http://127.0.0.1:$port$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$2"; }
+acct="$(admin /admin/v1/accounts '{"name":"cpu"}' | sed -E 's/.*"id":"([^"]+)".*/\1/')"
+key="$(admin "/admin/v1/accounts/$acct/keys" '{"name":"cpu"}' | sed -E 's/.*"key":"([^"]+)".*/\1/')"
+admin "/admin/v1/accounts/$acct/credits" '{"amount":"1000000.00","idempotency_key":"cpu"}' >/dev/null
+wait_http "http://127.0.0.1:$port/ready"
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"sim-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
+url="http://127.0.0.1:$port/v1/chat/completions"
+wrk -t2 -c"$CONNS" -d"${WARM}s" -s "$work/post.lua" "$url" >/dev/null
+
+ledger() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^jevons_ledger_(batches|commands|write_seconds)_total/ {v[$1]=$2} END {printf "%s %s %s\n", v["jevons_ledger_batches_total"]+0, v["jevons_ledger_commands_total"]+0, v["jevons_ledger_write_seconds_total"]+0}'; }
+cpu() { awk '{print $14, $15}' "/proc/$jp/stat"; }
+[[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.start name=cpu settings=profile filename="$PROFILE" >/dev/null
+read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"
+wrk -t2 -c"$CONNS" -d"${MEASURE}s" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
+read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"
+[[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.stop name=cpu >/dev/null
+requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
+ticks="$(getconf CLK_TCK)"
+awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v m="$MEASURE" \
+    -v b="$b0 $b1" -v c="$c0 $c1" -v w="$w0 $w1" -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" \
+    -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" 'BEGIN {
+  split(b, B, " "); split(c, C, " "); split(w, W, " ");
+  printf "req/s %s  p50 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, u * 1e6 / t / r, s * 1e6 / t / r;
+  nb = B[2] - B[1];
+  if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m;
+}'
