@@ -18,7 +18,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
@@ -63,10 +63,12 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@link Mode#EXCLUSIVE}: this ledger is the only writer of its store, which its {@link
- *       LedgerStore#claim claim} enforces. The memory is then the authority: an applier thread
- *       applies commands as they come and answers holds (reserve, extend) at once; a committer
- *       thread writes what was applied while the applier goes on, and every other answer (post,
- *       void, credit, limit, expiry) waits for its commit. A batch is handed to the committer as
+ *       LedgerStore#claim claim} enforces. The memory is then the authority: commands are applied
+ *       as they come, by the callers themselves under one lock (flat combining: whoever holds it
+ *       applies everything queued, so a caller usually applies its own command and no thread is
+ *       woken), and holds (reserve, extend) are answered at once; a committer thread writes what
+ *       was applied while callers go on, and every other answer (post, void, credit, limit,
+ *       expiry) waits for its commit. A batch is handed to the committer as
  *       soon as someone waits for it, when it is full, or {@value #FLUSH_AFTER_MILLIS} ms after its
  *       first change, so a request's hold and its post usually share one commit. A hold not yet
  *       written when the process dies is lost with the process, which is what its expiry would
@@ -125,7 +127,8 @@ public final class Ledger implements AutoCloseable {
   /** In exclusive mode, the longest a change waits for a commit when nobody waits for it. */
   static final long FLUSH_AFTER_MILLIS = 50;
   private static final long FLUSH_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLUSH_AFTER_MILLIS);
-  private static final long WRITER_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  /** At most this many rounds of combining per call, so that no caller works for others for long. */
+  private static final int COMBINING_ROUNDS = 8;
 
   private final LedgerStore store;
   private final Clock clock;
@@ -133,21 +136,25 @@ public final class Ledger implements AutoCloseable {
   private final Mode mode;
   private final LedgerStore.Claim claim;
   private final BlockingQueue<Command<?>> queue;
-  private final Thread writer;
+  /** Shared mode's writer thread; null in exclusive mode, where callers apply (see {@link #combine}). */
+  private final @Nullable Thread writer;
   private final @Nullable Thread committer;
+  /** Exclusive mode: held by whichever thread applies queued commands (flat combining). */
+  private final ReentrantLock combiner = new ReentrantLock();
+  private final List<Command<?>> drained = new ArrayList<>();
   private volatile boolean closed;
   private final LongAdder batchesCommitted = new LongAdder();
   private final LongAdder commandsCommitted = new LongAdder();
   private final LongAdder retries = new LongAdder();
   private final LongAdder writeNanos = new LongAdder();
 
-  // Writer-thread state (the applier's, in exclusive mode); nothing else reads or writes these.
+  // Writer-thread state (in exclusive mode, the combiner's: guarded by its lock); nothing else touches these.
   private final LruMap<String, AccountState> accounts;
   private final Map<String, AccountState> pendingIndex = new HashMap<>();
   private final LruMap<String, Reservation> settled;
   private final LruMap<String, Object> outcomes;
 
-  // Exclusive mode: what the applier applied since its last hand-over, and the batch being committed.
+  // Exclusive mode: what was applied since the last hand-over, and the batch being committed.
   private Changes open = new Changes();
   private final List<Command<?>> openWaiting = new ArrayList<>();
   private int openCommands;
@@ -183,14 +190,14 @@ public final class Ledger implements AutoCloseable {
     this.outcomes = new LruMap<>(options.maxRememberedOutcomes());
     this.claim = store.claim(mode);
     if (mode == Mode.EXCLUSIVE) {
-      this.writer = Thread.ofPlatform().name("ledger-applier").daemon(true).unstarted(this::runExclusive);
+      this.writer = null;
       this.committer = Thread.ofPlatform().name("ledger-committer").daemon(true).unstarted(this::runCommitter);
       committer.start();
     } else {
       this.writer = Thread.ofPlatform().name("ledger-writer").daemon(true).unstarted(this::run);
       this.committer = null;
+      writer.start();
     }
-    writer.start();
   }
 
   public Mode mode() {
@@ -336,9 +343,14 @@ public final class Ledger implements AutoCloseable {
   public void close() {
     closed = true;
     try {
-      LockSupport.unpark(writer);
-      writer.join(TimeUnit.SECONDS.toMillis(30));
+      if (writer != null) {
+        writer.join(TimeUnit.SECONDS.toMillis(30));
+      }
       if (committer != null) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!combine() && System.nanoTime() < deadline) {
+          Thread.sleep(1); // the committer finishes what is in flight
+        }
         committerStopping = true;
         committer.join(TimeUnit.SECONDS.toMillis(30));
       }
@@ -453,7 +465,7 @@ public final class Ledger implements AutoCloseable {
     }
   }
 
-  /** A batch handed from the applier to the committer (exclusive mode). */
+  /** A batch handed from the combining callers to the committer (exclusive mode). */
   private static final class InFlight {
     final Changes changes;
     final LedgerStore.@Nullable Batch batch;
@@ -481,7 +493,7 @@ public final class Ledger implements AutoCloseable {
           "ledger queue full: " + queue.size() + " commands waiting (limit " + options.queueCapacity() + "); retry later");
     }
     if (mode == Mode.EXCLUSIVE) {
-      LockSupport.unpark(writer);
+      combine();
     }
     return command.future;
   }
@@ -516,48 +528,65 @@ public final class Ledger implements AutoCloseable {
     }
   }
 
-  // ---------------------------------------------------------------- exclusive mode: applier and committer
+  // ---------------------------------------------------------------- exclusive mode: combining callers and committer
 
-  private void runExclusive() {
-    List<Command<?>> batch = new ArrayList<>(options.maxBatch());
-    while (true) {
+  /**
+   * Applies what is queued, on the calling thread, unless another thread is doing so (flat
+   * combining): a caller usually applies its own command, and a hold is answered before its
+   * caller ever waits. Whoever holds the lock looks at the queue again after letting go, so no
+   * command is left behind. Also finishes the committed batch and hands the open one over.
+   * Answers whether the ledger is idle (nothing queued, open or in flight).
+   */
+  private boolean combine() {
+    if (combiner.isHeldByCurrentThread()) {
+      return false; // a future completed while combining ran this caller's code: the loop below applies it
+    }
+    boolean idle = false;
+    for (int round = 0; round < COMBINING_ROUNDS; round++) {
+      if (!combiner.tryLock()) {
+        return false;
+      }
       try {
-        InFlight f = inFlight;
-        if (f != null && f.done) {
-          inFlight = null;
-          finished(f);
-        }
-        int room = options.maxBatch() - openCommands;
-        if (room > 0) {
-          queue.drainTo(batch, room);
-          if (!batch.isEmpty()) {
-            applyOpen(batch);
-            batch.clear();
-          }
-        }
-        if (openCommands > 0 && open.isEmpty() && openWaiting.isEmpty()) {
-          openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
-        }
-        long openForNanos = System.nanoTime() - openSinceNanos;
-        if (inFlight == null && openCommands > 0 && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
-            || openForNanos >= FLUSH_AFTER_NANOS)) {
-          handOver(clock.millis());
-        }
-        if (closed && queue.isEmpty() && inFlight == null && openCommands == 0) {
-          return;
-        }
-        if (queue.isEmpty() || openCommands >= options.maxBatch()) {
-          // Woken by a submit, by the committer, or at the flush deadline of what is open.
-          long waitNanos = inFlight == null && openCommands > 0 ? Math.max(1, FLUSH_AFTER_NANOS - openForNanos) : WRITER_IDLE_NANOS;
-          LockSupport.parkNanos(this, waitNanos);
-        }
+        idle = step();
       } catch (RuntimeException | Error e) {
         // applyOpen and finished complete every future themselves; reaching here is a bug.
-        log.error("ledger applier failed", e);
-        batch.forEach(c -> c.future.completeExceptionally(e));
-        batch.clear();
+        log.error("ledger combiner failed", e);
+        drained.forEach(c -> c.future.completeExceptionally(e));
+        drained.clear();
+      } finally {
+        combiner.unlock();
+      }
+      InFlight f = inFlight;
+      if (queue.isEmpty() && (f == null || !f.done)) {
+        break;
       }
     }
+    return idle;
+  }
+
+  /** One round of the exclusive ledger's work; holds {@link #combiner}. */
+  private boolean step() {
+    InFlight f = inFlight;
+    if (f != null && f.done) {
+      inFlight = null;
+      finished(f);
+    }
+    int room = options.maxBatch() - openCommands;
+    if (room > 0) {
+      queue.drainTo(drained, room);
+      if (!drained.isEmpty()) {
+        applyOpen(drained);
+        drained.clear();
+      }
+    }
+    if (openCommands > 0 && open.isEmpty() && openWaiting.isEmpty()) {
+      openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
+    }
+    if (inFlight == null && openCommands > 0 && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
+        || System.nanoTime() - openSinceNanos >= FLUSH_AFTER_NANOS)) {
+      handOver(clock.millis());
+    }
+    return queue.isEmpty() && inFlight == null && openCommands == 0;
   }
 
   /** Applies commands to the open batch; answers holds at once, queues the rest for its commit. */
@@ -613,7 +642,7 @@ public final class Ledger implements AutoCloseable {
     while (true) {
       InFlight f;
       try {
-        f = handOver.poll(100, TimeUnit.MILLISECONDS);
+        f = handOver.poll(FLUSH_AFTER_MILLIS, TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
@@ -622,6 +651,7 @@ public final class Ledger implements AutoCloseable {
         if (committerStopping) {
           return;
         }
+        combine(); // the flush deadline of what is open, and anything a combiner left queued
         continue;
       }
       try {
@@ -632,13 +662,13 @@ public final class Ledger implements AutoCloseable {
           batchesCommitted.increment();
         }
         commandsCommitted.add(f.commands);
-        // Answered here, not on the applier, so that a post's caller wakes one hand-off sooner.
+        // Answered here, so that a post's caller wakes as soon as its charge is durable.
         f.waiting.forEach(Ledger::complete);
       } catch (RuntimeException e) {
         f.failure = e;
       }
       f.done = true;
-      LockSupport.unpark(writer);
+      combine(); // finish this batch and hand over the next at once, whoever else is about
     }
   }
 

@@ -105,7 +105,7 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
   void a_full_queue_rejects_at_once() throws Exception {
     GatedStore gated = new GatedStore(store);
     ledger.close();
-    // The applier takes up to maxBatch (2) commands while the committer is busy; the queue holds 2 more.
+    // Callers apply up to maxBatch (2) commands while the committer is busy; the queue holds 2 more.
     ledger = new Ledger(gated, clock, new Ledger.Options(2, 2, 100, 100, 3), Ledger.Mode.EXCLUSIVE);
     gated.block();
     List<CompletableFuture<CreditResult>> accepted = new ArrayList<>();
