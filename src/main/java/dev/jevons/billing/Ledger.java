@@ -225,11 +225,7 @@ public final class Ledger implements AutoCloseable {
 
   /** Holds {@code amountNanos} for {@code ttl}, or answers INSUFFICIENT with what is available. */
   public CompletableFuture<ReserveResult> reserve(String reservationId, String accountId, long amountNanos, Duration ttl) {
-    checkId(reservationId, "reservationId");
-    checkId(accountId, "accountId");
-    checkPositive(amountNanos, "amountNanos");
-    checkPositive(ttl.toMillis(), "ttl in milliseconds");
-    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis(), false));
+    return reserve(reservationId, accountId, amountNanos, ttl, false);
   }
 
   /**
@@ -240,11 +236,15 @@ public final class Ledger implements AutoCloseable {
    * batch (and in exclusive mode drops what was not written), so nothing is applied twice.
    */
   public CompletableFuture<ReserveResult> reserveNew(String reservationId, String accountId, long amountNanos, Duration ttl) {
+    return reserve(reservationId, accountId, amountNanos, ttl, true);
+  }
+
+  private CompletableFuture<ReserveResult> reserve(String reservationId, String accountId, long amountNanos, Duration ttl, boolean fresh) {
     checkId(reservationId, "reservationId");
     checkId(accountId, "accountId");
     checkPositive(amountNanos, "amountNanos");
     checkPositive(ttl.toMillis(), "ttl in milliseconds");
-    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis(), true));
+    return submit(new Reserve(reservationId, accountId, amountNanos, ttl.toMillis(), fresh));
   }
 
   /**

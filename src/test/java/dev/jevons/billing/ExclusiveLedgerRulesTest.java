@@ -162,18 +162,8 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
   @Test
   void a_failing_store_fails_the_batch_and_keeps_no_uncommitted_state() {
     credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
-    AtomicInteger failures = new AtomicInteger(1);
-    LedgerStore flaky = new ForwardingStore(store) {
-      @Override
-      public void write(Batch batch) {
-        if (failures.getAndDecrement() > 0) {
-          throw new IllegalStateException("disk full");
-        }
-        super.write(batch);
-      }
-    };
     ledger.close();
-    ledger = newLedger(flaky);
+    ledger = newLedger(failingWrites(store, 1));
 
     assertThat(reserve("r1", 10 * USD).reserved()).as("answered from memory before its commit").isTrue();
     assertThatThrownBy(() -> post("r1", 10 * USD)).hasCauseInstanceOf(LedgerUnavailableException.class).hasMessageContaining("disk full");

@@ -272,21 +272,25 @@ class LedgerRulesTest {
   @Test
   void a_failing_store_fails_the_batch_and_keeps_no_uncommitted_state() {
     credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
-    AtomicInteger failures = new AtomicInteger(2);
-    LedgerStore flaky = new ForwardingStore(store) {
+    ledger.close();
+    ledger = new Ledger(failingWrites(store, 2), clock);
+
+    assertThatThrownBy(() -> reserve("r1", 10 * USD)).hasCauseInstanceOf(LedgerUnavailableException.class);
+    assertThat(reserve("r1", 10 * USD).reserved()).as("the failed hold was not kept in memory").isTrue();
+  }
+
+  /** {@code store}, whose first {@code failures} writes fail with "disk full". */
+  static LedgerStore failingWrites(LedgerStore store, int failures) {
+    AtomicInteger left = new AtomicInteger(failures);
+    return new ForwardingStore(store) {
       @Override
       public void write(Batch batch) {
-        if (failures.getAndDecrement() > 0) {
+        if (left.getAndDecrement() > 0) {
           throw new IllegalStateException("disk full");
         }
         super.write(batch);
       }
     };
-    ledger.close();
-    ledger = new Ledger(flaky, clock);
-
-    assertThatThrownBy(() -> reserve("r1", 10 * USD)).hasCauseInstanceOf(LedgerUnavailableException.class);
-    assertThat(reserve("r1", 10 * USD).reserved()).as("the failed hold was not kept in memory").isTrue();
   }
 
   CreditResult credit(String id, CreditKind kind, long amountNanos, Instant expiresAt) {
