@@ -19,7 +19,7 @@ WARM="${WARM:-30}"; MEASURE="${MEASURE:-15}"; CONNS="${CONNS:-64}"; PORT_BASE="$
 sim_port=$((PORT_BASE + 100)); port=$((PORT_BASE + 400))
 work="$(mktemp -d /tmp/jevons-cpu.XXXXXX)"
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [[ -n "${KEEP_LOG:-}" ]] && cp "$work/jevons.log" "$KEEP_LOG"; rm -rf "$work"' EXIT
 
 wait_http() { for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timed out: $1" >&2; return 1; }
 

@@ -3,21 +3,32 @@ package dev.jevons.billing;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
  * What one batch changed, gathered while its commands are applied in memory and turned into one
  * {@link LedgerStore.Batch} at the end. Rows are taken from the live objects when the batch is
  * built, so a reservation made and posted in the same batch is inserted once, already posted.
+ *
+ * <p>Journal versions: operations number themselves in memory as they are applied; the batch
+ * renumbers each account's operations from the version the store holds, in the same order. With
+ * every operation written that changes nothing; it matters when an exclusive ledger carries a
+ * young hold over to the next batch ({@link #carryOverHoldsAppliedAfter}), so that the journal
+ * as written (also after a crash) has no gap in any account's versions.
  */
 final class Changes {
   final Map<String, AccountState> touched = new HashMap<>();
   private final Map<String, Grant> newGrants = new LinkedHashMap<>();
   private final Map<String, Grant> changedGrants = new LinkedHashMap<>();
   private final Map<String, Reservation> newReservations = new LinkedHashMap<>();
+  /** System.nanoTime() when each new reservation was applied. */
+  private final Map<String, Long> appliedNanos = new HashMap<>();
   private final Map<String, Reservation> changedReservations = new LinkedHashMap<>();
   private final List<LedgerStore.EntryRow> entries = new ArrayList<>();
   final Map<String, Reservation> settled = new LinkedHashMap<>();
@@ -60,6 +71,58 @@ final class Changes {
 
   void newReservation(Reservation reservation) {
     newReservations.put(reservation.id, reservation);
+    appliedNanos.put(reservation.id, System.nanoTime());
+  }
+
+  /**
+   * Takes out of this batch the holds applied after {@code appliedAfterNanos} that are still
+   * pending, with their reserve and extension entries, and answers them as the start of the next
+   * batch: a hold whose post is probably a moment away is then written once, already posted,
+   * instead of inserted pending (and indexed as such) now and updated in the next batch. Only for
+   * a ledger that is its store's only writer: no other node needs to see the hold.
+   */
+  Changes carryOverHoldsAppliedAfter(long appliedAfterNanos) {
+    Changes next = new Changes();
+    Set<String> carried = new HashSet<>();
+    for (Iterator<Reservation> it = newReservations.values().iterator(); it.hasNext(); ) {
+      Reservation r = it.next();
+      long applied = appliedNanos.get(r.id);
+      if (r.state == ReservationState.PENDING && applied - appliedAfterNanos > 0) {
+        it.remove();
+        appliedNanos.remove(r.id);
+        carried.add(r.id);
+        next.newReservations.put(r.id, r);
+        next.appliedNanos.put(r.id, applied);
+        next.touched.put(r.accountId, touched.get(r.accountId));
+      }
+    }
+    if (carried.isEmpty()) {
+      return next;
+    }
+    for (Iterator<LedgerStore.EntryRow> it = entries.iterator(); it.hasNext(); ) {
+      LedgerStore.EntryRow e = it.next();
+      if (e.reservationId() != null && carried.contains(e.reservationId())
+          && (e.kind() == EntryKind.RESERVE || e.kind() == EntryKind.EXTEND)) {
+        it.remove();
+        next.entries.add(e);
+        Object outcome = outcomes.get(e.id());
+        if (outcome != null) {
+          next.outcomes.put(e.id(), outcome);
+        }
+      }
+    }
+    return next;
+  }
+
+  /** System.nanoTime() of the earliest hold applied in this batch, or {@code fallback} when none. */
+  long firstAppliedNanos(long fallback) {
+    long first = fallback;
+    for (long applied : appliedNanos.values()) {
+      if (applied - first < 0) {
+        first = applied;
+      }
+    }
+    return first;
   }
 
   void changedReservation(Reservation reservation) {
@@ -79,11 +142,28 @@ final class Changes {
     return touched.isEmpty();
   }
 
+  /** Whether the batch has rows to write (every change journals at least one entry). */
+  boolean hasWrites() {
+    return !entries.isEmpty();
+  }
+
   LedgerStore.Batch toBatch(long nowMillis) {
-    List<LedgerStore.AccountWrite> accounts = new ArrayList<>(touched.size());
-    for (AccountState a : touched.values()) {
+    // Each account's operations, numbered on from the version the store holds.
+    Map<String, long[]> versions = new LinkedHashMap<>(); // account -> {last version applied, last version written}
+    List<LedgerStore.EntryRow> rows = new ArrayList<>(entries.size());
+    for (LedgerStore.EntryRow e : entries) {
+      long[] v = versions.computeIfAbsent(e.accountId(), id -> new long[] {Long.MIN_VALUE, touched.get(id).storedVersion});
+      if (e.accountVersion() != v[0]) {
+        v[0] = e.accountVersion();
+        v[1] = Math.addExact(v[1], 1);
+      }
+      rows.add(e.accountVersion() == v[1] ? e : e.withAccountVersion(v[1]));
+    }
+    List<LedgerStore.AccountWrite> accounts = new ArrayList<>(versions.size());
+    for (Map.Entry<String, long[]> v : versions.entrySet()) {
+      AccountState a = touched.get(v.getKey());
       accounts.add(new LedgerStore.AccountWrite(
-          a.accountId, a.storedVersion, a.version, a.toppedUpNanos, a.creditLimitNanos, nowMillis));
+          a.accountId, a.storedVersion, v.getValue()[1], a.toppedUpNanos, a.creditLimitNanos, nowMillis));
     }
     // One lock order for every writer, so that two nodes' batches cannot deadlock on PostgreSQL.
     accounts.sort(Comparator.comparing(LedgerStore.AccountWrite::accountId));
@@ -93,7 +173,7 @@ final class Changes {
         changedGrants.values().stream().map(Grant::row).toList(),
         newReservations.values().stream().map(Reservation::row).toList(),
         changedReservations.values().stream().map(Reservation::row).toList(),
-        List.copyOf(entries),
+        rows,
         List.copyOf(usage));
   }
 }

@@ -69,7 +69,7 @@ import org.slf4j.LoggerFactory;
  *       woken), and holds (reserve, extend) are answered at once; a committer thread writes what
  *       was applied while callers go on, and every other answer (post, void, credit, limit,
  *       expiry) waits for its commit. A batch is handed to the committer as
- *       soon as someone waits for it, when it is full, or {@value #FLUSH_AFTER_MILLIS} ms after its
+ *       soon as someone waits for it, when it is full, or 50 ms ({@link Options#flushAfterMillis}) after its
  *       first change, so a request's hold and its post usually share one commit. A hold not yet
  *       written when the process dies is lost with the process, which is what its expiry would
  *       have done. A failed commit fails everything not yet durable and empties the memory; holds
@@ -105,12 +105,22 @@ public final class Ledger implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Ledger.class);
   static final int MAX_ID_LENGTH = 200;
 
-  /** Limits; every one is a bound on memory or work. */
-  public record Options(int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts) {
+  /**
+   * Limits; every one is a bound on memory or work. {@code flushAfterMillis} (exclusive mode): the
+   * longest a change waits for a commit when nobody waits for it, and the age under which a
+   * pending hold is kept for the next batch.
+   */
+  public record Options(
+      int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts, long flushAfterMillis) {
     public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 100_000, 10);
 
+    public Options(int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts) {
+      this(queueCapacity, maxBatch, maxCachedAccounts, maxRememberedOutcomes, maxAttempts, 50);
+    }
+
     public Options {
-      if (queueCapacity < 1 || maxBatch < 1 || maxCachedAccounts < 1 || maxRememberedOutcomes < 0 || maxAttempts < 1) {
+      if (queueCapacity < 1 || maxBatch < 1 || maxCachedAccounts < 1 || maxRememberedOutcomes < 0 || maxAttempts < 1
+          || flushAfterMillis < 1) {
         throw new IllegalArgumentException("ledger options out of range: " + this);
       }
     }
@@ -124,15 +134,13 @@ public final class Ledger implements AutoCloseable {
     SHARED
   }
 
-  /** In exclusive mode, the longest a change waits for a commit when nobody waits for it. */
-  static final long FLUSH_AFTER_MILLIS = 50;
-  private static final long FLUSH_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLUSH_AFTER_MILLIS);
   /** At most this many rounds of combining per call, so that no caller works for others for long. */
   private static final int COMBINING_ROUNDS = 8;
 
   private final LedgerStore store;
   private final Clock clock;
   private final Options options;
+  private final long flushAfterNanos;
   private final Mode mode;
   private final LedgerStore.Claim claim;
   private final BlockingQueue<Command<?>> queue;
@@ -183,6 +191,7 @@ public final class Ledger implements AutoCloseable {
     this.store = store;
     this.clock = clock;
     this.options = options;
+    this.flushAfterNanos = TimeUnit.MILLISECONDS.toNanos(options.flushAfterMillis());
     this.mode = mode;
     this.queue = new ArrayBlockingQueue<>(options.queueCapacity());
     this.accounts = new LruMap<>(Integer.MAX_VALUE);
@@ -579,14 +588,15 @@ public final class Ledger implements AutoCloseable {
         drained.clear();
       }
     }
-    if (openCommands > 0 && open.isEmpty() && openWaiting.isEmpty()) {
+    boolean unwritten = !open.isEmpty() || !openWaiting.isEmpty();
+    if (!unwritten) {
       openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
     }
-    if (inFlight == null && openCommands > 0 && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
-        || System.nanoTime() - openSinceNanos >= FLUSH_AFTER_NANOS)) {
+    if (inFlight == null && unwritten && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
+        || System.nanoTime() - openSinceNanos >= flushAfterNanos)) {
       handOver(clock.millis());
     }
-    return queue.isEmpty() && inFlight == null && openCommands == 0;
+    return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
 
   /** Applies commands to the open batch; answers holds at once, queues the rest for its commit. */
@@ -627,9 +637,18 @@ public final class Ledger implements AutoCloseable {
     }
   }
 
+  /**
+   * Hands the open batch to the committer. Holds applied in the last {@link Options#flushAfterMillis}
+   * and still pending stay for the next batch (unless closing or a flush waits), so that a hold
+   * and its post are usually written together, once.
+   */
   private void handOver(long nowMillis) {
-    InFlight f = new InFlight(open, open.isEmpty() ? null : open.toBatch(nowMillis), List.copyOf(openWaiting), openCommands);
-    open = new Changes();
+    boolean everything = closed || openWaiting.stream().anyMatch(c -> c instanceof Flush);
+    long now = System.nanoTime();
+    Changes carried = everything ? new Changes() : open.carryOverHoldsAppliedAfter(now - flushAfterNanos);
+    InFlight f = new InFlight(open, open.hasWrites() ? open.toBatch(nowMillis) : null, List.copyOf(openWaiting), openCommands);
+    open = carried;
+    openSinceNanos = carried.firstAppliedNanos(now);
     openWaiting.clear();
     openCommands = 0;
     inFlight = f;
@@ -642,7 +661,7 @@ public final class Ledger implements AutoCloseable {
     while (true) {
       InFlight f;
       try {
-        f = handOver.poll(FLUSH_AFTER_MILLIS, TimeUnit.MILLISECONDS);
+        f = handOver.poll(options.flushAfterMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;

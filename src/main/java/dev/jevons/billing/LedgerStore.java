@@ -84,7 +84,11 @@ public interface LedgerStore {
       @Nullable String reservationId,
       @Nullable String grantId,
       @Nullable Long expiresAtMillis,
-      long createdAtMillis) {}
+      long createdAtMillis) {
+    EntryRow withAccountVersion(long version) {
+      return new EntryRow(id, accountId, version, kind, amountNanos, reservationId, grantId, expiresAtMillis, createdAtMillis);
+    }
+  }
 
   record AccountWrite(
       String accountId, long expectedVersion, long newVersion, long toppedUpNanos, long creditLimitNanos, long atMillis) {}

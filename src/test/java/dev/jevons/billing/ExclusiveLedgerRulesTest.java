@@ -90,6 +90,36 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
   }
 
   @Test
+  void a_young_hold_waits_for_its_post_so_that_both_are_written_once_and_versions_stay_gapless() throws Exception {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    // Any hold younger than a minute is young here, however slow the machine.
+    Ledger.Options d = Ledger.Options.DEFAULTS;
+    ledger = new Ledger(gated, clock, new Ledger.Options(d.queueCapacity(), d.maxBatch(), d.maxCachedAccounts(), d.maxRememberedOutcomes(),
+        d.maxAttempts(), 60_000), Ledger.Mode.EXCLUSIVE);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("first", 1 * USD);
+    reserve("young", 1 * USD);
+
+    post("first", 1 * USD); // hands the open batch over while "young" is still pending
+    LedgerStore.Batch withFirst = gated.written.getLast();
+    post("young", 1 * USD);
+    LedgerStore.Batch withYoung = gated.written.getLast();
+
+    assertThat(withFirst.newReservations()).extracting(LedgerStore.ReservationRow::id).containsExactly("first");
+    assertThat(withFirst.entries()).extracting(LedgerStore.EntryRow::reservationId).doesNotContain("young");
+    assertThat(withYoung.newReservations()).singleElement().satisfies(r -> {
+      assertThat(r.id()).isEqualTo("young");
+      assertThat(r.state()).isEqualTo(ReservationState.POSTED);
+    });
+    assertThat(withYoung.changedReservations()).isEmpty();
+    // The journal as written numbers the account's operations 1, 2, ... with no gap at any commit.
+    List<Long> versions = store.journal().stream().map(LedgerStore.EntryRow::accountVersion).distinct().sorted().toList();
+    assertThat(versions).containsExactly(1L, 2L, 3L, 4L, 5L);
+    assertThat(withFirst.accounts().getFirst().newVersion()).isEqualTo(3);
+  }
+
+  @Test
   void a_hold_nobody_waits_for_is_written_soon_anyway() throws Exception {
     credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
     reserve("r1", 1 * USD);
