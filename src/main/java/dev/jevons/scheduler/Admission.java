@@ -46,8 +46,11 @@ public final class Admission {
   private final Router router;
   private final ServiceRate rate = new ServiceRate(30);
   private final long queueTargetNanos;
-  /** Per model: when a server of the model last had room with nothing queued for it. */
+  /** Per model: when its servers' current busy period began (the end of the last lasting idle spell). */
   private final Map<String, Long> lastIdleNanos = new ConcurrentHashMap<>();
+  /** Per model: since when a server of it has had room with nothing queued for it; absent when not so now. */
+  private final Map<String, Long> idleSinceNanos = new ConcurrentHashMap<>();
+  private final long idleMinNanos;
   /** Per model: a moving average of the time from dispatch to first token, in nanoseconds. */
   private final Map<String, StartLatency> startLatency = new ConcurrentHashMap<>();
   /** Uncached prompt tokens dispatched to each server and not yet prefilled, for the router. */
@@ -73,6 +76,7 @@ public final class Admission {
     this.router = router;
     this.nanoTime = nanoTime;
     this.queueTargetNanos = queueTargetNanos;
+    this.idleMinNanos = queueTargetNanos / 10;
   }
 
   public static final long DEFAULT_QUEUE_TARGET_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -160,37 +164,61 @@ public final class Admission {
         }
       }
       if (withRoom.isEmpty()) {
+        idleNow(Set.of(), now);
         return;
       }
       Ticket t = queue.dispatchNext(models, ticket -> route(withRoom, ticket, now));
       if (t == null) {
-        // Capacity offered and nothing queued for it: those models are not overloaded now.
+        // Capacity offered and nothing queued for it: those models have idle capacity now.
+        Set<String> idle = new HashSet<>();
         for (String m : models) {
           if (!queue.hasWaiting(m)) {
-            lastIdleNanos.put(m, now);
+            idle.add(m);
           }
         }
+        idleNow(idle, now);
         return;
       }
     }
   }
 
   /**
-   * How long every server of {@code model} has been busy with work waiting for it: since the last
-   * moment one had room and nothing was queued for it. A model never seen counts as idle now, and
-   * so does one whose servers have room right now (nothing may have called {@link #pump} lately).
+   * Starts an idle spell for each model in {@code idle} (a server of it has room and nothing is
+   * queued for it) and ends every other model's. A spell that lasted {@code idleMinNanos} ends the
+   * model's standing queue: its busy period starts again when the spell ends. A shorter one is
+   * the gap between a slot freeing and the next arrival taking it, which under overload happens
+   * many times a second while demand still exceeds the servers; it changes nothing.
    */
-  private long busyForNanos(String model, long now) {
-    if (!queue.hasWaiting(model)) {
-      for (Server s : servers.get()) {
-        if (s.models().contains(model) && s.hasRoom(now)) {
-          lastIdleNanos.put(model, now);
-          return 0;
+  private synchronized void idleNow(Set<String> idle, long now) {
+    for (String m : idle) {
+      idleSinceNanos.putIfAbsent(m, now);
+    }
+    for (var it = idleSinceNanos.entrySet().iterator(); it.hasNext(); ) {
+      var spell = it.next();
+      if (!idle.contains(spell.getKey())) {
+        if (now - spell.getValue() >= idleMinNanos) {
+          lastIdleNanos.put(spell.getKey(), now);
+        } else {
+          // A model's first busy period starts when its first idle spell ends, however short.
+          lastIdleNanos.putIfAbsent(spell.getKey(), now);
         }
+        it.remove();
       }
     }
-    Long idle = lastIdleNanos.putIfAbsent(model, now);
-    return idle == null ? 0 : Math.max(0, now - idle);
+  }
+
+  /**
+   * How long the servers of {@code model} have been busy with work waiting for them: since the
+   * end of the last idle spell (room with nothing queued) that lasted {@code idleMinNanos}. A
+   * model never seen, or idle for that long now, counts as not busy.
+   */
+  private long busyForNanos(String model, long now) {
+    Long since = idleSinceNanos.get(model);
+    if (since != null && now - since >= idleMinNanos) {
+      return 0;
+    }
+    Long busySince = lastIdleNanos.putIfAbsent(model, now);
+    return busySince == null ? 0 : Math.max(0, now - busySince);
   }
 
   /** Picks the server for a ticket among those with room; runs under the queue's lock. */

@@ -138,13 +138,45 @@ class AdmissionTest {
   }
 
   @Test
-  void idle_capacity_ends_a_standing_queue() {
+  void idle_capacity_that_lasts_ends_a_standing_queue() {
     Ticket running = measureOneRequestThenFillTheSlot();
     Ticket waiting = admitted(spec("a", 60 * SEC));
     now.addAndGet(1_500 * MS);
     admission.complete(running, 1.0, 50, 50);
     admission.complete(waiting, 1.0, 50, 50);
-    // The server had room and nothing queued: a new burst may wait for its deadline again.
+    // The server has room and nothing queued for a tenth of the target: demand fell below what
+    // the server clears, so a new burst may wait for its deadline again.
+    now.addAndGet(100 * MS);
+    assertThat(admitted(spec("x", 60 * SEC)).state()).isEqualTo(Ticket.State.DISPATCHED);
+    admitted(spec("a", 60 * SEC));
+    assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+  }
+
+  @Test
+  void a_queue_that_empties_for_an_instant_under_sustained_overload_keeps_standing() {
+    Ticket running = measureOneRequestThenFillTheSlot();
+    Ticket waiting = admitted(spec("a", 60 * SEC));
+    now.addAndGet(1_500 * MS);
+    admission.complete(running, 1.0, 50, 50);
+    admission.complete(waiting, 1.0, 50, 50);
+    // The slot sat idle for 99 ms until the next arrival took it: the gap between one request
+    // ending and the next one arriving, not a fall in demand.
+    now.addAndGet(99 * MS);
+    assertThat(admitted(spec("x", 60 * SEC)).state()).isEqualTo(Ticket.State.DISPATCHED);
+    admitted(spec("a", 60 * SEC));
+    assertThat(refused(spec("a", 60 * SEC)).reason()).contains("standing queue").contains("idle capacity for 1.6 s");
+  }
+
+  @Test
+  void idle_capacity_counts_from_when_it_began_not_from_the_last_look() {
+    Ticket running = measureOneRequestThenFillTheSlot();
+    now.addAndGet(1_500 * MS);
+    admission.complete(running, 1.0, 50, 50);
+    // Each periodic tick sees the same idle server; the spell lasts from the first one.
+    for (int i = 0; i < 4; i++) {
+      now.addAndGet(30 * MS);
+      admission.tick();
+    }
     assertThat(admitted(spec("x", 60 * SEC)).state()).isEqualTo(Ticket.State.DISPATCHED);
     admitted(spec("a", 60 * SEC));
     assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
