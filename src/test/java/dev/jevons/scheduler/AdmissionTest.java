@@ -80,9 +80,76 @@ class AdmissionTest {
   }
 
   @Test
-  void never_refuses_on_a_prediction_when_nothing_waits_ahead() {
+  void never_refuses_a_request_that_starts_at_once() {
+    Ticket first = admitted(spec("warmup", 60 * SEC));
+    admission.complete(first, 1.0, 50, 50);
+    // A server has room and nothing waits: however short its deadline, it is dispatched now.
+    assertThat(admitted(spec("a", 1 * MS)).state()).isEqualTo(Ticket.State.DISPATCHED);
+  }
+
+  @Test
+  void refuses_a_request_whose_deadline_passes_before_any_running_request_ends() {
     measureOneRequestThenFillTheSlot();
-    assertThat(admitted(spec("a", 1 * MS)).state()).isEqualTo(Ticket.State.QUEUED);
+    // Nothing is queued, but the one slot is taken by a request that has just started and is
+    // expected to run 0.6 s (the measured request took 0.6 s for its 100 queued tokens).
+    // Its deadline of 1 s less the 0.5 s to a first token leaves 0.5 s.
+    Admission.Refused r = refused(spec("a", 1 * SEC));
+    assertThat(r.reason()).startsWith("predicted wait 0.6 s").contains("is expected to free in 0.6 s");
+    now.addAndGet(200 * MS);
+    assertThat(admitted(spec("a", 1 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+  }
+
+  @Test
+  void a_standing_queue_refuses_a_request_that_would_wait_for_the_next_wave_of_slots() {
+    // Four slots taken at once by requests of one length: they end together, 2 s from now.
+    FourSlots fleet = new FourSlots();
+    Admission four =
+        new Admission(
+            queue, () -> List.of(fleet), new Router(new PrefixIndex(), new Router.Settings(Router.Policy.LEAST_LOADED, Map.of(), 2 * SEC, 4)), now::get, SEC);
+    List<Ticket> wave = new java.util.ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      wave.add(((Admission.Waiting) four.enqueue(spec("w" + i, 60 * SEC))).ticket());
+    }
+    now.addAndGet(2 * SEC);
+    for (Ticket t : wave) {
+      four.complete(t, 1.0, 50, 50);
+    }
+    // Each freed slot was taken again at once: the servers have been busy with work for 2 s, so
+    // the queue stands. Nothing is queued, but no slot frees before the next wave, 2 s from now.
+    for (int i = 0; i < 4; i++) {
+      assertThat(four.enqueue(spec("x" + i, 60 * SEC))).isInstanceOf(Admission.Waiting.class);
+    }
+    Admission.Result r = four.enqueue(spec("y", 60 * SEC));
+    assertThat(r).isInstanceOf(Admission.Refused.class);
+    assertThat(((Admission.Refused) r).reason())
+        .startsWith("predicted wait 2.0 s")
+        .contains("standing queue")
+        .contains("the slot this request would take (after 0 tokens ahead of it under fair sharing) is expected to free in 2.0 s");
+    // 0.9 s before the wave the same request is admitted: it will wait less than the target.
+    now.addAndGet(1_100 * MS);
+    assertThat(four.enqueue(spec("y", 60 * SEC))).isInstanceOf(Admission.Waiting.class);
+  }
+
+  /** Four slots that only {@link Admission} takes and gives back. */
+  static final class FourSlots implements Server {
+    int inFlight;
+
+    @Override public String name() { return "s4"; }
+    @Override public Set<String> models() { return Set.of("m"); }
+    @Override public boolean hasRoom(long nowNanos) { return inFlight < 4; }
+    @Override public boolean tryAcquire(long nowNanos) {
+      if (inFlight >= 4) {
+        return false;
+      }
+      inFlight++;
+      return true;
+    }
+    @Override public void release() { inFlight--; }
+    @Override public double load() { return inFlight / 4.0; }
+    @Override public int inFlight() { return inFlight; }
+    @Override public int maxConcurrency() { return 4; }
+    @Override public double prefillTokensPerSecond() { return 1_000; }
+    @Override public boolean saturated(long nowNanos) { return false; }
   }
 
   @Test
@@ -121,6 +188,19 @@ class AdmissionTest {
     Admission.Refused r = refused(spec("b", 60 * SEC));
     assertThat(r.reason()).contains("the 1.0 s a standing queue is held to").contains("no server of 'm' has had idle capacity for 1.0 s");
     assertThat(r.retryAfterNanos()).isPositive();
+  }
+
+  @Test
+  void an_overload_stands_after_a_tenth_of_the_target_not_after_the_whole_target() {
+    measureOneRequestThenFillTheSlot();
+    admitted(spec("a", 60 * SEC));
+    assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+    // 99 ms into the overload the queue may still take a burst up to the deadline; at 100 ms
+    // the onset is over and the queue is held to the target.
+    now.addAndGet(99 * MS);
+    assertThat(admitted(spec("a", 60 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
+    now.addAndGet(1 * MS);
+    assertThat(refused(spec("a", 60 * SEC)).reason()).contains("standing queue").contains("idle capacity for 0.1 s");
   }
 
   @Test
