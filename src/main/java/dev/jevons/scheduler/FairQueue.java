@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * it cannot bank idle time. Counters are charged with the request's estimate at dispatch (prompt
  * plus {@code max_tokens}) and corrected with the actual usage on completion ({@link #correct}).
  * Bands are strict: a lower band (higher number) is served only when no higher band has a ticket
- * for the capacity being offered. Within one account, tickets are FIFO.
+ * for the capacity being offered. Within one account, tickets are FIFO; among accounts with equal
+ * counters, the one whose oldest ticket has waited longest goes first.
  *
  * <p>Invariants: a ticket is in exactly one lane while QUEUED and in none after; the queued token
  * total equals the sum over queued tickets; the queue never holds more than {@code
@@ -116,11 +117,20 @@ public final class FairQueue {
   }
 
   private static final class Account {
+    /**
+     * Least served first; among equal counters (common: requests of one size charge equal
+     * amounts, and a returning account is lifted to exactly the smallest counter), the one whose
+     * oldest ticket has waited longest. Breaking ties by id instead let an account that arrived
+     * later, at the same counter, overtake a request already waiting, so that request waited for
+     * the next free slots after it had been predicted to take these.
+     */
     static final Comparator<Account> BY_COUNTER =
-        Comparator.comparingDouble((Account a) -> a.counter).thenComparing(a -> a.id);
+        Comparator.comparingDouble((Account a) -> a.counter).thenComparingLong(a -> a.oldestSeq).thenComparing(a -> a.id);
 
     final String id;
     double counter;
+    /** The sequence number of its oldest queued ticket when it last took its place in the orders; fixed while there. */
+    long oldestSeq;
     int queued;
     final List<Lane> lanes = new ArrayList<>(2);
 
@@ -142,6 +152,7 @@ public final class FairQueue {
       if (!backlogged.isEmpty()) {
         a.counter = Math.max(a.counter, backlogged.first().counter);
       }
+      a.oldestSeq = t.seq;
       backlogged.add(a);
     }
     String laneKey = spec.model() + '\u0000' + spec.band();
@@ -316,6 +327,7 @@ public final class FairQueue {
     }
     a.counter += delta;
     if (queued) {
+      a.oldestSeq = oldestQueuedSeq(a);
       backlogged.add(a);
       for (Lane l : a.lanes) {
         l.accounts.add(a);
@@ -326,6 +338,18 @@ public final class FairQueue {
     } else if (backlogged.isEmpty()) {
       accounts.remove(a.id);
     }
+  }
+
+  private static long oldestQueuedSeq(Account a) {
+    long oldest = Long.MAX_VALUE;
+    for (Lane l : a.lanes) {
+      Backlog b = l.tickets.get(a);
+      Ticket head = b == null ? null : b.tickets.peekFirst();
+      if (head != null) {
+        oldest = Math.min(oldest, head.seq);
+      }
+    }
+    return oldest;
   }
 
   /** Removes a waiting ticket whose client went away; false if it already left the queue. */

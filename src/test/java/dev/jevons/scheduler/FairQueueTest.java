@@ -67,6 +67,33 @@ class FairQueueTest {
   }
 
   @Test
+  void among_equal_counters_serves_the_request_that_has_waited_longest_not_the_smallest_id() {
+    queue.enqueue(spec("x", 0, 100, 100));
+    take();
+    // "z" waits first; "a", lifted to the same counter, arrives after it and must not overtake it.
+    queue.enqueue(spec("z", 0, 100, 100));
+    queue.enqueue(spec("a", 0, 100, 100));
+    assertThat(queue.counter("a")).isEqualTo(queue.counter("z"));
+    assertThat(List.of(take().accountId(), take().accountId())).containsExactly("z", "a");
+    queue.checkInvariants();
+  }
+
+  @Test
+  void after_its_turn_an_account_goes_behind_those_already_waiting_at_its_new_counter() {
+    queue.enqueue(spec("z", 0, 100, 100));
+    queue.enqueue(spec("z", 0, 100, 100));
+    queue.enqueue(spec("a", 0, 100, 100));
+    queue.enqueue(spec("a", 0, 100, 100));
+    // Both start at 0; "z" waited first, so it goes first, then "a"; then both are at 300 and
+    // "z"'s second ticket is older than "a"'s.
+    List<String> order = new ArrayList<>();
+    for (Ticket t = take(); t != null; t = take()) {
+      order.add(t.accountId());
+    }
+    assertThat(order).containsExactly("z", "a", "z", "a");
+  }
+
+  @Test
   void serves_higher_bands_strictly_first() {
     queue.enqueue(spec("a", 2, 10, 10));
     queue.enqueue(spec("b", 1, 10, 10));
