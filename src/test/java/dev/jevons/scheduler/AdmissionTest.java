@@ -102,10 +102,7 @@ class AdmissionTest {
   @Test
   void a_standing_queue_refuses_a_request_that_would_wait_for_the_next_wave_of_slots() {
     // Four slots taken at once by requests of one length: they end together, 2 s from now.
-    FourSlots fleet = new FourSlots();
-    Admission four =
-        new Admission(
-            queue, () -> List.of(fleet), new Router(new PrefixIndex(), new Router.Settings(Router.Policy.LEAST_LOADED, Map.of(), 2 * SEC, 4)), now::get, SEC);
+    Admission four = admissionOver(new Slots(4));
     List<Ticket> wave = new java.util.ArrayList<>();
     for (int i = 0; i < 4; i++) {
       wave.add(((Admission.Waiting) four.enqueue(spec("w" + i, 60 * SEC))).ticket());
@@ -130,26 +127,78 @@ class AdmissionTest {
     assertThat(four.enqueue(spec("y", 60 * SEC))).isInstanceOf(Admission.Waiting.class);
   }
 
-  /** Four slots that only {@link Admission} takes and gives back. */
-  static final class FourSlots implements Server {
+  /** A number of slots that only {@link Admission} takes and gives back. */
+  static final class Slots implements Server {
+    final int slots;
     int inFlight;
 
-    @Override public String name() { return "s4"; }
+    Slots(int slots) {
+      this.slots = slots;
+    }
+
+    @Override public String name() { return "s" + slots; }
     @Override public Set<String> models() { return Set.of("m"); }
-    @Override public boolean hasRoom(long nowNanos) { return inFlight < 4; }
+    @Override public boolean hasRoom(long nowNanos) { return inFlight < slots; }
     @Override public boolean tryAcquire(long nowNanos) {
-      if (inFlight >= 4) {
+      if (inFlight >= slots) {
         return false;
       }
       inFlight++;
       return true;
     }
     @Override public void release() { inFlight--; }
-    @Override public double load() { return inFlight / 4.0; }
+    @Override public double load() { return (double) inFlight / slots; }
     @Override public int inFlight() { return inFlight; }
-    @Override public int maxConcurrency() { return 4; }
+    @Override public int maxConcurrency() { return slots; }
     @Override public double prefillTokensPerSecond() { return 1_000; }
     @Override public boolean saturated(long nowNanos) { return false; }
+  }
+
+  Admission admissionOver(Server fleet) {
+    return new Admission(
+        queue, () -> List.of(fleet), new Router(new PrefixIndex(), new Router.Settings(Router.Policy.LEAST_LOADED, Map.of(), 2 * SEC, 4)), now::get, SEC);
+  }
+
+  @Test
+  void the_slot_a_request_would_take_is_the_one_after_those_of_the_requests_ahead_of_it() {
+    Admission four = admissionOver(new Slots(4));
+    List<Ticket> warm = new java.util.ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      warm.add(((Admission.Waiting) four.enqueue(spec("w" + i, 60 * SEC))).ticket());
+    }
+    now.addAndGet(2 * SEC);
+    for (Ticket t : warm) {
+      four.complete(t, 1.0, 50, 50);
+    }
+    // 2 s for 100 queued tokens: 20 ms a token. Four requests start 0.1 s apart and end so.
+    for (int i = 0; i < 4; i++) {
+      assertThat(four.enqueue(spec("r" + i, 60 * SEC))).isInstanceOf(Admission.Waiting.class);
+      now.addAndGet(100 * MS);
+    }
+    // Now 2.4 s: they end at 4.0, 4.1, 4.2 and 4.3 s.
+    assertThat(((Admission.Refused) four.enqueue(spec("y", 60 * SEC))).reason()).contains("expected to free in 1.6 s");
+    queue.enqueue(spec("y", 60 * SEC));
+    queue.enqueue(spec("y", 60 * SEC));
+    assertThat(((Admission.Refused) four.enqueue(spec("y", 60 * SEC))).reason())
+        .startsWith("predicted wait 1.8 s")
+        .contains("after 200 tokens ahead of it")
+        .contains("expected to free in 1.8 s");
+  }
+
+  @Test
+  void selects_the_kth_smallest_value() {
+    java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+    for (int round = 0; round < 200; round++) {
+      int n = 1 + random.nextInt(40);
+      long[] values = new long[n];
+      for (int i = 0; i < n; i++) {
+        values[i] = random.nextInt(10);
+      }
+      long[] sorted = values.clone();
+      java.util.Arrays.sort(sorted);
+      int k = random.nextInt(n);
+      assertThat(Admission.kthSmallest(values, n, k)).isEqualTo(sorted[k]);
+    }
   }
 
   @Test
