@@ -127,12 +127,14 @@ public final class Admission {
    */
   public Result enqueue(TicketSpec spec) {
     long now = nanoTime.getAsLong();
+    queue.asked(spec);
     double perSecond = rate.tokensPerSecond(spec.model(), now);
     if (perSecond > 0) {
       // Nothing ahead and a server with room means the request starts at once: no prediction.
       long ahead = queue.tokensAheadOf(spec);
       long own = spec.promptTokens() + spec.maxOutputTokens();
-      long untilSlotNanos = ahead > 0 || !hasRoom(spec.model(), now) ? untilSlotFreesNanos(spec.model(), ahead, own, now) : 0;
+      // Only when every server is busy does the request wait for a running one to end.
+      long untilSlotNanos = hasRoom(spec.model(), now) ? 0 : untilSlotFreesNanos(spec.model(), ahead, own, now);
       if (ahead > 0 || untilSlotNanos > 0) {
         long fluidNanos = ahead > 0 ? (long) ((ahead + own) / perSecond * 1e9) : 0;
         long predictedNanos = Math.max(fluidNanos, untilSlotNanos);

@@ -60,6 +60,13 @@ public final class FairQueue {
   private long queuedTokens;
   private int queuedTickets;
   private long seq;
+  /** Per lane key: the accounts that asked for service in it lately, for the GPS floor's weight. */
+  private final Map<String, Active> active = new HashMap<>();
+
+  /** How long an account that asked for service still counts as competing for its lane. */
+  static final long ACTIVE_NANOS = 2_000_000_000L;
+  /** At most this many recently active accounts are remembered per lane (the oldest go first). */
+  static final int MAX_ACTIVE_ACCOUNTS = 100_000;
 
   public FairQueue(LongSupplier nanoTime, long maxQueuedTokens, int maxTickets) {
     this.nanoTime = nanoTime;
@@ -80,6 +87,56 @@ public final class FairQueue {
     Lane(String model, int band) {
       this.model = model;
       this.band = band;
+    }
+  }
+
+  /**
+   * The accounts that asked for service in a lane within {@link #ACTIVE_NANOS}, least recent
+   * first, with the sum of their weights: the band's weight in the GPS floor of {@link
+   * #tokensAheadOf}. Admission keeps queues short, so under overload most competing accounts are
+   * between requests at any instant, and the backlogged ones alone under-state how many will
+   * take a turn before a new request's start tag.
+   */
+  private static final class Active {
+    private static final class Seen {
+      long nanos;
+      double weight;
+    }
+
+    final java.util.LinkedHashMap<String, Seen> byAccount = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    double weight;
+
+    void touch(String accountId, double w, long now) {
+      Seen e = byAccount.get(accountId);
+      if (e == null) {
+        if (byAccount.size() >= MAX_ACTIVE_ACCOUNTS) {
+          var eldest = byAccount.entrySet().iterator();
+          weight -= eldest.next().getValue().weight;
+          eldest.remove();
+        }
+        e = new Seen();
+        byAccount.put(accountId, e);
+      } else {
+        weight -= e.weight;
+      }
+      e.nanos = now;
+      e.weight = w;
+      weight += w;
+    }
+
+    double weight(long now) {
+      for (var it = byAccount.values().iterator(); it.hasNext(); ) {
+        Seen e = it.next();
+        if (now - e.nanos < ACTIVE_NANOS) {
+          break;
+        }
+        weight -= e.weight;
+        it.remove();
+      }
+      if (byAccount.isEmpty()) {
+        weight = 0;
+      }
+      return weight;
     }
   }
 
@@ -137,6 +194,17 @@ public final class FairQueue {
     Account(String id) {
       this.id = id;
     }
+  }
+
+  /**
+   * Records that an account asked for service (admitted or not): for a while it counts toward its
+   * band's weight in the GPS floor of {@link #tokensAheadOf}, backlogged or not.
+   */
+  public synchronized void asked(TicketSpec spec) {
+    long now = nanoTime.getAsLong();
+    Active a = active.computeIfAbsent(spec.model() + '\u0000' + spec.band(), k -> new Active());
+    a.touch(spec.accountId(), spec.weight(), now);
+    a.weight(now);
   }
 
   /** Adds a ticket, or returns it already SHED (with the reason) when it cannot be queued. */
@@ -432,8 +500,13 @@ public final class FairQueue {
    *
    * <p>At least the GPS estimate with sustained demand: the ticket starts when the band's virtual
    * time (its smallest backlogged counter) reaches the ticket's start tag (its account's lifted
-   * counter plus its own backlog), and until then every backlogged account gets that much service
-   * per unit of weight, from what it has queued now or sends later. The first estimate alone
+   * counter plus its own backlog), and until then every competing account gets that much service
+   * per unit of weight, from what it has queued now or sends later. Competing: backlogged now, or
+   * asked for service ({@link #asked}) within {@link #ACTIVE_NANOS}; under overload admission
+   * keeps queues so short that most competing accounts are between requests at any instant, and
+   * counting only the backlogged ones let a request in that then waited for theirs (branch
+   * {@code admission}, docs/BENCHMARKS.md). It over-estimates when those accounts have in fact
+   * gone quiet. The first estimate alone
    * counts only what the others have queued now, which under admission control is little, and
    * misses their later requests that VTC will serve first: a request would be admitted on a short
    * prediction and then wait behind other accounts' next requests. For an account's own backlog
@@ -471,7 +544,8 @@ public final class FairQueue {
     }
     Account a = accounts.get(spec.accountId());
     boolean inLane = a != null && own.tickets.containsKey(a);
-    double laneWeight = own.weight + (inLane ? 0 : spec.weight());
+    Active recent = active.get(spec.model() + '\u0000' + spec.band());
+    double laneWeight = Math.max(own.weight + (inLane ? 0 : spec.weight()), recent == null ? 0 : recent.weight(nanoTime.getAsLong()));
     double startTag = finish - cost / spec.weight();
     double virtualTime = own.accounts.first().counter;
     // Counter units to queued tokens at this request's own mix of prompt and output.

@@ -161,10 +161,11 @@ class AdmissionTest {
 
   @Test
   void the_slot_a_request_would_take_is_the_one_after_those_of_the_requests_ahead_of_it() {
+    // One account throughout, so that fair sharing leaves the order FIFO.
     Admission four = admissionOver(new Slots(4));
     List<Ticket> warm = new java.util.ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      warm.add(((Admission.Waiting) four.enqueue(spec("w" + i, 60 * SEC))).ticket());
+      warm.add(((Admission.Waiting) four.enqueue(spec("w", 60 * SEC))).ticket());
     }
     now.addAndGet(2 * SEC);
     for (Ticket t : warm) {
@@ -172,14 +173,14 @@ class AdmissionTest {
     }
     // 2 s for 100 queued tokens: 20 ms a token. Four requests start 0.1 s apart and end so.
     for (int i = 0; i < 4; i++) {
-      assertThat(four.enqueue(spec("r" + i, 60 * SEC))).isInstanceOf(Admission.Waiting.class);
+      assertThat(four.enqueue(spec("w", 60 * SEC))).isInstanceOf(Admission.Waiting.class);
       now.addAndGet(100 * MS);
     }
     // Now 2.4 s: they end at 4.0, 4.1, 4.2 and 4.3 s.
-    assertThat(((Admission.Refused) four.enqueue(spec("y", 60 * SEC))).reason()).contains("expected to free in 1.6 s");
-    queue.enqueue(spec("y", 60 * SEC));
-    queue.enqueue(spec("y", 60 * SEC));
-    assertThat(((Admission.Refused) four.enqueue(spec("y", 60 * SEC))).reason())
+    assertThat(((Admission.Refused) four.enqueue(spec("w", 60 * SEC))).reason()).contains("expected to free in 1.6 s");
+    queue.enqueue(spec("w", 60 * SEC));
+    queue.enqueue(spec("w", 60 * SEC));
+    assertThat(((Admission.Refused) four.enqueue(spec("w", 60 * SEC))).reason())
         .startsWith("predicted wait 1.8 s")
         .contains("after 200 tokens ahead of it")
         .contains("expected to free in 1.8 s");
@@ -205,11 +206,13 @@ class AdmissionTest {
   void refuses_a_request_predicted_to_start_producing_after_its_deadline() {
     measureOneRequestThenFillTheSlot();
     admitted(spec("a", 60 * SEC));
-    // 100 tokens ahead + its own 100 at 100 tokens/s: 2 s. The deadline of 2.4 s would allow that
-    // wait, but not with the 0.5 s the server then takes to the first token.
-    Admission.Refused r = refused(spec("a", 2_400 * MS));
-    assertThat(r.reason()).startsWith("predicted wait 2.0 s").contains("queue deadline of 2.4 s less 0.50 s from dispatch to first token");
-    assertThat(admitted(spec("a", 2_600 * MS)).state()).isEqualTo(Ticket.State.QUEUED);
+    // Before its second request starts, each of the three accounts that asked lately (warmup,
+    // running, a) gets a request's worth under fair sharing: 300 tokens ahead + its own 100 at 100
+    // tokens/s, 4 s. The deadline of 4.4 s would allow that wait, but not with the 0.5 s the
+    // server then takes to the first token.
+    Admission.Refused r = refused(spec("a", 4_400 * MS));
+    assertThat(r.reason()).startsWith("predicted wait 4.0 s").contains("queue deadline of 4.4 s less 0.50 s from dispatch to first token");
+    assertThat(admitted(spec("a", 4_600 * MS)).state()).isEqualTo(Ticket.State.QUEUED);
   }
 
   @Test
@@ -222,8 +225,9 @@ class AdmissionTest {
     // (100 + 100) tokens at 100 tokens/s is 2 s, inside 3 s less the 0.5 s start latency.
     assertThat(queue.tokensAheadOf(spec("light", 3 * SEC))).isEqualTo(100);
     assertThat(admitted(spec("light", 3 * SEC)).state()).isEqualTo(Ticket.State.QUEUED);
-    // The heavy account's five drain at its half share of the band: 1,000 tokens, then its own.
-    assertThat(refused(spec("heavy", 3 * SEC)).reason()).startsWith("predicted wait 11.0 s");
+    // The heavy account's five drain at its share of the four accounts that asked lately
+    // (warmup, running, heavy, light): 2,000 tokens, then its own.
+    assertThat(refused(spec("heavy", 3 * SEC)).reason()).startsWith("predicted wait 21.0 s");
   }
 
   @Test
