@@ -101,6 +101,9 @@ public final class BenchOverloadCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "7", description = "Seed of arrivals and the simulator. Default: ${DEFAULT-VALUE}.")
   long seed;
 
+  @Option(names = "--samples-csv", description = "Also write every request (variant, load, account, outcome, ms sent after the step's start, TTFT ms) to this CSV file, to look at how waits fall within a step.")
+  @Nullable Path samplesCsv;
+
   /**
    * One finished (or cut) request. ttft/tpot in nanoseconds; ttft -1 when no content came;
    * startNanos is when it was sent (System.nanoTime), endNanos when its last byte came.
@@ -175,6 +178,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
           ttftTarget / timeScale, tpotTarget / timeScale * 1000, stepSeconds, warmupSeconds, graceSeconds);
       out.flush();
       List<Row> rows = new ArrayList<>();
+      StringBuilder csv = new StringBuilder("variant,load,account,outcome,sent_ms,ttft_ms\n");
       for (String variant : variants) {
         Target target = target(variant.trim(), replicas, slots, engine);
         try {
@@ -182,6 +186,11 @@ public final class BenchOverloadCommand implements Callable<Integer> {
             long[] window = new long[2];
             FleetUse[] use = {FleetUse.NONE};
             List<Sample> samples = step(target, load * capacityRps, window, use);
+            long stepStart = window[0] - TimeUnit.SECONDS.toNanos(Math.min(warmupSeconds, stepSeconds - 1));
+            for (Sample x : samples) {
+              csv.append(String.format(Locale.ROOT, "%s,%.0f,%d,%s,%.1f,%.1f%n", variant.trim(), load, x.account(), x.outcome(),
+                  (x.startNanos() - stepStart) / 1e6, x.ttftNanos() < 0 ? Double.NaN : x.ttftNanos() / 1e6));
+            }
             Row row = summarize(variant.trim(), load, load * capacityRps, samples, capacityTps, window, use[0]);
             rows.add(row);
             out.println(format(row));
@@ -191,6 +200,9 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         } finally {
           target.close();
         }
+      }
+      if (samplesCsv != null) {
+        Files.writeString(samplesCsv, csv, StandardCharsets.UTF_8);
       }
       out.println();
       out.println("| variant | load | offered req/s | requests | goodput tok/s | % of capacity | TTFT p50 s | TTFT p99 s | late | shed | Jain (light) | light p99 TTFT s | steady TTFT p99 s | steady light p99 s | cut | errors | fleet tok/s | busy slots | engine queue |");

@@ -22,17 +22,21 @@ import org.jspecify.annotations.Nullable;
  * <p>The predicted wait is the work fair queueing would serve before the request ({@link
  * FairQueue#tokensAheadOf}: a light account's request is not charged for a heavy account's
  * backlog) divided by the queued tokens per second the servers cleared for the model lately
- * (both in the queue's unit, estimated prompt plus max output). The wait
- * budget is the request's deadline less the measured time from dispatch to first token (so an
- * admitted request is predicted to produce its first token, not merely to start, within its
- * deadline); and while the model's queue is standing (no server of the model has had idle
- * capacity for {@code queueTarget}) the budget is at most {@code queueTarget}. Idle capacity, not
- * an empty queue, is the signal: admission itself keeps the queue short, so under overload it
- * may empty for a moment while every server is still busy, and that must not reopen the
- * deadline-long burst allowance. Under sustained overload a longer queue adds wait
- * without adding throughput: the servers are busy either way, so Jevons keeps just enough queue
- * to keep them fed and tells the rest to retry at once. A burst on a fleet that is catching up
- * still waits up to its deadline.
+ * (both in the queue's unit, estimated prompt plus max output); and, when every server is busy,
+ * at least the time until the slot it would take frees, from when the running requests started
+ * and their measured time per queued token (slots of requests that started together free
+ * together, not evenly). The wait budget is the request's deadline less the measured time from
+ * dispatch to first token (so an admitted request is predicted to produce its first token, not
+ * merely to start, within its deadline); and while the model's queue is standing the budget is
+ * at most {@code queueTarget}. The queue stands once every server of the model has been busy
+ * with work waiting for a tenth of the target (the interval), and stops standing once some
+ * server has had idle capacity (room, nothing queued for it) for an interval. Idle capacity, not
+ * an empty queue, is the signal, and it must last: admission itself keeps the queue short, so
+ * under overload it empties, and a slot sits free, for the few milliseconds until the next
+ * arrival, and that must not reopen the deadline-long burst allowance. Under sustained overload
+ * a longer queue adds wait without adding throughput: the servers are busy either way, so
+ * Jevons keeps just enough queue to keep them fed and tells the rest to retry at once. A burst
+ * (what arrives within the interval of the servers filling up) still waits up to its deadline.
  *
  * <p>Work conservation: {@link #pump} runs whenever capacity may have appeared (a request ended,
  * a request arrived, the periodic timer) and dispatches until no server with room has a waiting
@@ -46,10 +50,21 @@ public final class Admission {
   private final Router router;
   private final ServiceRate rate = new ServiceRate(30);
   private final long queueTargetNanos;
-  /** Per model: when a server of the model last had room with nothing queued for it. */
+  /** Per model: when its servers' current busy period began (the end of the last lasting idle spell). */
   private final Map<String, Long> lastIdleNanos = new ConcurrentHashMap<>();
+  /** Per model: since when a server of it has had room with nothing queued for it; absent when not so now. */
+  private final Map<String, Long> idleSinceNanos = new ConcurrentHashMap<>();
+  /**
+   * How long a signal must last before the queue changes state: busy with work waiting, to start
+   * standing; idle capacity, to stop. A tenth of the target (CoDel's 100 ms interval by default).
+   */
+  private final long intervalNanos;
   /** Per model: a moving average of the time from dispatch to first token, in nanoseconds. */
-  private final Map<String, StartLatency> startLatency = new ConcurrentHashMap<>();
+  private final Map<String, Smoothed> startLatency = new ConcurrentHashMap<>();
+  /** Per model: a moving average of the time from dispatch to completion per queued token, in nanoseconds. */
+  private final Map<String, Smoothed> serviceNanosPerToken = new ConcurrentHashMap<>();
+  /** Per model: the dispatched tickets still holding a server's capacity, for when the next slots free. */
+  private final Map<String, Set<Ticket>> running = new ConcurrentHashMap<>();
   /** Uncached prompt tokens dispatched to each server and not yet prefilled, for the router. */
   private final Map<String, AtomicLong> prefillBacklog = new ConcurrentHashMap<>();
 
@@ -59,9 +74,10 @@ public final class Admission {
   }
 
   /**
-   * @param queueTargetNanos the longest predicted wait admitted while the queue is standing, and
-   *     how long it must go without emptying to count as standing; 0 turns the rule off (only
-   *     deadlines bound the wait)
+   * @param queueTargetNanos the longest predicted wait admitted while the queue is standing; a
+   *     tenth of it is how long the servers must stay busy with work waiting for the queue to
+   *     count as standing, and how long idle capacity must last for it to stop; 0 turns the rule
+   *     off (only deadlines bound the wait)
    */
   public Admission(
       FairQueue queue, Supplier<List<? extends Server>> servers, Router router, LongSupplier nanoTime, long queueTargetNanos) {
@@ -73,24 +89,26 @@ public final class Admission {
     this.router = router;
     this.nanoTime = nanoTime;
     this.queueTargetNanos = queueTargetNanos;
+    this.intervalNanos = queueTargetNanos / 10;
   }
 
   public static final long DEFAULT_QUEUE_TARGET_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /**
    * Exponentially weighted moving average (weight 1/8 per sample, like TCP's smoothed RTT): recent
-   * enough to follow a change in the servers' load, smooth enough that one slow prefill does not
-   * swing the budget.
+   * enough to follow a change in the servers' load, smooth enough that one slow prefill or one
+   * request that stopped early does not swing the prediction.
    */
-  private static final class StartLatency {
-    private double nanos = -1;
+  private static final class Smoothed {
+    private double value = -1;
 
-    synchronized void record(long sample) {
-      nanos = nanos < 0 ? sample : nanos + (sample - nanos) / 8;
+    synchronized void record(double sample) {
+      value = value < 0 ? sample : value + (sample - value) / 8;
     }
 
-    synchronized long nanos() {
-      return nanos < 0 ? 0 : (long) nanos;
+    /** The average, or 0 before any sample. */
+    synchronized double value() {
+      return Math.max(0, value);
     }
   }
 
@@ -109,16 +127,21 @@ public final class Admission {
    */
   public Result enqueue(TicketSpec spec) {
     long now = nanoTime.getAsLong();
+    queue.asked(spec);
     double perSecond = rate.tokensPerSecond(spec.model(), now);
     if (perSecond > 0) {
-      // Nothing ahead means the request takes the next free slot: never refused on a prediction.
+      // Nothing ahead and a server with room means the request starts at once: no prediction.
       long ahead = queue.tokensAheadOf(spec);
-      if (ahead > 0) {
-        long predictedNanos = (long) ((ahead + spec.promptTokens() + spec.maxOutputTokens()) / perSecond * 1e9);
+      long own = spec.promptTokens() + spec.maxOutputTokens();
+      // Only when every server is busy does the request wait for a running one to end.
+      long untilSlotNanos = hasRoom(spec.model(), now) ? 0 : untilSlotFreesNanos(spec.model(), ahead, own, now);
+      if (ahead > 0 || untilSlotNanos > 0) {
+        long fluidNanos = ahead > 0 ? (long) ((ahead + own) / perSecond * 1e9) : 0;
+        long predictedNanos = Math.max(fluidNanos, untilSlotNanos);
         long startNanos = startLatencyNanos(spec.model());
         long deadlineBudget = Math.max(0, spec.maxWaitNanos() - startNanos);
         long backlogAge = busyForNanos(spec.model(), now);
-        boolean standing = queueTargetNanos > 0 && backlogAge >= queueTargetNanos;
+        boolean standing = queueTargetNanos > 0 && backlogAge >= intervalNanos;
         long budget = standing ? Math.min(deadlineBudget, queueTargetNanos) : deadlineBudget;
         if (predictedNanos > budget) {
           String limit =
@@ -126,11 +149,15 @@ public final class Admission {
                   ? String.format("the queue deadline of %.1f s less %.2f s from dispatch to first token", spec.maxWaitNanos() / 1e9, startNanos / 1e9)
                   : String.format("the %.1f s a standing queue is held to (no server of '%s' has had idle capacity for %.1f s)",
                       queueTargetNanos / 1e9, spec.model(), backlogAge / 1e9);
-          return new Refused(
-              String.format(
-                  "predicted wait %.1f s exceeds %s: %,d tokens for '%s' are ahead of this request under fair sharing and the fleet completes %,.0f tokens/s",
-                  predictedNanos / 1e9, limit, ahead, spec.model(), perSecond),
-              predictedNanos - budget);
+          String why =
+              untilSlotNanos >= fluidNanos
+                  ? String.format(
+                      "every server of '%s' is busy and the slot this request would take (after %,d tokens ahead of it under fair sharing) is expected to free in %.1f s",
+                      spec.model(), ahead, untilSlotNanos / 1e9)
+                  : String.format(
+                      "%,d tokens for '%s' are ahead of this request under fair sharing and the fleet completes %,.0f tokens/s",
+                      ahead, spec.model(), perSecond);
+          return new Refused(String.format("predicted wait %.1f s exceeds %s: %s", predictedNanos / 1e9, limit, why), predictedNanos - budget);
         }
       }
     }
@@ -160,37 +187,140 @@ public final class Admission {
         }
       }
       if (withRoom.isEmpty()) {
+        idleNow(Set.of(), now);
         return;
       }
       Ticket t = queue.dispatchNext(models, ticket -> route(withRoom, ticket, now));
       if (t == null) {
-        // Capacity offered and nothing queued for it: those models are not overloaded now.
+        // Capacity offered and nothing queued for it: those models have idle capacity now.
+        Set<String> idle = new HashSet<>();
         for (String m : models) {
           if (!queue.hasWaiting(m)) {
-            lastIdleNanos.put(m, now);
+            idle.add(m);
           }
         }
+        idleNow(idle, now);
         return;
       }
     }
   }
 
   /**
-   * How long every server of {@code model} has been busy with work waiting for it: since the last
-   * moment one had room and nothing was queued for it. A model never seen counts as idle now, and
-   * so does one whose servers have room right now (nothing may have called {@link #pump} lately).
+   * Starts an idle spell for each model in {@code idle} (a server of it has room and nothing is
+   * queued for it) and ends every other model's. A spell that lasted {@code intervalNanos} ends the
+   * model's standing queue: its busy period starts again when the spell ends. A shorter one is
+   * the gap between a slot freeing and the next arrival taking it, which under overload happens
+   * many times a second while demand still exceeds the servers; it changes nothing.
    */
-  private long busyForNanos(String model, long now) {
-    if (!queue.hasWaiting(model)) {
-      for (Server s : servers.get()) {
-        if (s.models().contains(model) && s.hasRoom(now)) {
-          lastIdleNanos.put(model, now);
-          return 0;
+  private synchronized void idleNow(Set<String> idle, long now) {
+    for (String m : idle) {
+      idleSinceNanos.putIfAbsent(m, now);
+    }
+    for (var it = idleSinceNanos.entrySet().iterator(); it.hasNext(); ) {
+      var spell = it.next();
+      if (!idle.contains(spell.getKey())) {
+        if (now - spell.getValue() >= intervalNanos) {
+          lastIdleNanos.put(spell.getKey(), now);
+        } else {
+          // A model's first busy period starts when its first idle spell ends, however short.
+          lastIdleNanos.putIfAbsent(spell.getKey(), now);
         }
+        it.remove();
       }
     }
-    Long idle = lastIdleNanos.putIfAbsent(model, now);
-    return idle == null ? 0 : Math.max(0, now - idle);
+  }
+
+  /**
+   * How long the servers of {@code model} have been busy with work waiting for them: since the
+   * end of the last idle spell (room with nothing queued) that lasted {@code intervalNanos}. A
+   * model never seen, or idle for that long now, counts as not busy.
+   */
+  private long busyForNanos(String model, long now) {
+    Long since = idleSinceNanos.get(model);
+    if (since != null && now - since >= intervalNanos) {
+      return 0;
+    }
+    Long busySince = lastIdleNanos.putIfAbsent(model, now);
+    return busySince == null ? 0 : Math.max(0, now - busySince);
+  }
+
+  private boolean hasRoom(String model, long now) {
+    for (Server s : servers.get()) {
+      if (s.models().contains(model) && s.hasRoom(now)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * When the slot a new request would take frees, from the requests now running: with {@code
+   * ahead} queued tokens before it (about {@code ahead / own} requests), it takes the next slot
+   * after theirs, and a running request is expected to end its measured time per queued token
+   * after its dispatch. The fluid estimate (tokens ahead over the service rate) assumes slots
+   * free evenly; they do not when requests of one length started together (an overload's onset
+   * fills every slot at once, and each freed slot is refilled at once, so they keep ending in
+   * waves a request's length apart), and a request queued just after a wave then waits a whole
+   * request's time, not the fluid estimate. 0 when no completion has been measured yet; beyond
+   * the running requests, the last of them (a lower bound; the fluid estimate covers the rest).
+   */
+  private long untilSlotFreesNanos(String model, long ahead, long own, long now) {
+    Smoothed perToken = serviceNanosPerToken.get(model);
+    Set<Ticket> busy = running.get(model);
+    if (perToken == null || busy == null || perToken.value() <= 0) {
+      return 0;
+    }
+    double nanosPerToken = perToken.value();
+    long[] left = new long[busy.size()];
+    int n = 0;
+    for (Ticket t : busy) {
+      if (n == left.length) {
+        break;
+      }
+      left[n++] = Math.max(0, t.dispatchedNanos() + (long) (nanosPerToken * t.queuedTokens()) - now);
+    }
+    if (n == 0) {
+      return 0;
+    }
+    long position = ahead / Math.max(1, own);
+    return kthSmallest(left, n, (int) Math.min(n - 1, position));
+  }
+
+  /**
+   * The k-th smallest (from 0) of {@code values[0..n)}, reordering them: Hoare's selection, linear
+   * on average, so a fleet of thousands of slots costs no sort per arrival.
+   */
+  static long kthSmallest(long[] values, int n, int k) {
+    int lo = 0;
+    int hi = n - 1;
+    while (lo < hi) {
+      long pivot = values[(lo + hi) >>> 1];
+      int i = lo;
+      int j = hi;
+      while (i <= j) {
+        while (values[i] < pivot) {
+          i++;
+        }
+        while (values[j] > pivot) {
+          j--;
+        }
+        if (i <= j) {
+          long swap = values[i];
+          values[i] = values[j];
+          values[j] = swap;
+          i++;
+          j--;
+        }
+      }
+      if (k <= j) {
+        hi = j;
+      } else if (k >= i) {
+        lo = i;
+      } else {
+        return values[k];
+      }
+    }
+    return values[k];
   }
 
   /** Picks the server for a ticket among those with room; runs under the queue's lock. */
@@ -219,6 +349,7 @@ public final class Admission {
       return null;
     }
     router.dispatched(ticket.model(), route.get(), ticket.prefix);
+    running.computeIfAbsent(ticket.model(), m -> ConcurrentHashMap.newKeySet()).add(ticket);
     long uncached = route.get().uncachedPromptTokens();
     ticket.prefillPending.set(uncached);
     backlog(chosen).addAndGet(uncached);
@@ -235,7 +366,7 @@ public final class Admission {
    */
   public void prefilled(Ticket t) {
     if (t.state() == Ticket.State.DISPATCHED && t.firstToken.compareAndSet(false, true)) {
-      startLatency.computeIfAbsent(t.model(), m -> new StartLatency()).record(Math.max(0, nanoTime.getAsLong() - t.dispatchedNanos()));
+      startLatency.computeIfAbsent(t.model(), m -> new Smoothed()).record(Math.max(0, nanoTime.getAsLong() - t.dispatchedNanos()));
     }
     clearPrefill(t);
   }
@@ -252,12 +383,17 @@ public final class Admission {
    * the actual usage, feeds the service-rate measurement and dispatches what now fits.
    */
   public void complete(Ticket t, double weight, long promptTokens, long outputTokens) {
+    long now = nanoTime.getAsLong();
+    if (!t.released.get() && outputTokens > 0 && t.queuedTokens() > 0) {
+      // Only a request that held its slot to the end says how long a slot stays taken.
+      serviceNanosPerToken.computeIfAbsent(t.model(), m -> new Smoothed()).record((double) Math.max(0, now - t.dispatchedNanos()) / t.queuedTokens());
+    }
     handBack(t);
     queue.correct(t.accountId(), weight, t.costTokens(), promptTokens, outputTokens);
     // The rate is measured in the queue's own unit (estimated prompt + max output per request):
     // queued tokens over queued tokens cleared per second is an unbiased wait however far the
     // estimates are from actual usage (requests that stop early, a rough prompt estimate).
-    rate.record(t.model(), t.queuedTokens(), nanoTime.getAsLong());
+    rate.record(t.model(), t.queuedTokens(), now);
     pump();
   }
 
@@ -270,6 +406,10 @@ public final class Admission {
       return;
     }
     clearPrefill(t);
+    Set<Ticket> busy = running.get(t.model());
+    if (busy != null) {
+      busy.remove(t);
+    }
     if (t.slot() instanceof Server s) {
       s.release();
     }
@@ -305,8 +445,8 @@ public final class Admission {
 
   /** The smoothed time from dispatch to first token for {@code model}; 0 before any was seen. */
   public long startLatencyNanos(String model) {
-    StartLatency l = startLatency.get(model);
-    return l == null ? 0 : l.nanos();
+    Smoothed l = startLatency.get(model);
+    return l == null ? 0 : (long) l.value();
   }
 
   static long seconds(long nanos) {

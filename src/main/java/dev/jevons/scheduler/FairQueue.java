@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * it cannot bank idle time. Counters are charged with the request's estimate at dispatch (prompt
  * plus {@code max_tokens}) and corrected with the actual usage on completion ({@link #correct}).
  * Bands are strict: a lower band (higher number) is served only when no higher band has a ticket
- * for the capacity being offered. Within one account, tickets are FIFO.
+ * for the capacity being offered. Within one account, tickets are FIFO; among accounts with equal
+ * counters, the one whose oldest ticket has waited longest goes first.
  *
  * <p>Invariants: a ticket is in exactly one lane while QUEUED and in none after; the queued token
  * total equals the sum over queued tickets; the queue never holds more than {@code
@@ -59,6 +60,13 @@ public final class FairQueue {
   private long queuedTokens;
   private int queuedTickets;
   private long seq;
+  /** Per lane key: the accounts that asked for service in it lately, for the GPS floor's weight. */
+  private final Map<String, Active> active = new HashMap<>();
+
+  /** How long an account that asked for service still counts as competing for its lane. */
+  static final long ACTIVE_NANOS = 2_000_000_000L;
+  /** At most this many recently active accounts are remembered per lane (the oldest go first). */
+  static final int MAX_ACTIVE_ACCOUNTS = 100_000;
 
   public FairQueue(LongSupplier nanoTime, long maxQueuedTokens, int maxTickets) {
     this.nanoTime = nanoTime;
@@ -79,6 +87,56 @@ public final class FairQueue {
     Lane(String model, int band) {
       this.model = model;
       this.band = band;
+    }
+  }
+
+  /**
+   * The accounts that asked for service in a lane within {@link #ACTIVE_NANOS}, least recent
+   * first, with the sum of their weights: the band's weight in the GPS floor of {@link
+   * #tokensAheadOf}. Admission keeps queues short, so under overload most competing accounts are
+   * between requests at any instant, and the backlogged ones alone under-state how many will
+   * take a turn before a new request's start tag.
+   */
+  private static final class Active {
+    private static final class Seen {
+      long nanos;
+      double weight;
+    }
+
+    final java.util.LinkedHashMap<String, Seen> byAccount = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    double weight;
+
+    void touch(String accountId, double w, long now) {
+      Seen e = byAccount.get(accountId);
+      if (e == null) {
+        if (byAccount.size() >= MAX_ACTIVE_ACCOUNTS) {
+          var eldest = byAccount.entrySet().iterator();
+          weight -= eldest.next().getValue().weight;
+          eldest.remove();
+        }
+        e = new Seen();
+        byAccount.put(accountId, e);
+      } else {
+        weight -= e.weight;
+      }
+      e.nanos = now;
+      e.weight = w;
+      weight += w;
+    }
+
+    double weight(long now) {
+      for (var it = byAccount.values().iterator(); it.hasNext(); ) {
+        Seen e = it.next();
+        if (now - e.nanos < ACTIVE_NANOS) {
+          break;
+        }
+        weight -= e.weight;
+        it.remove();
+      }
+      if (byAccount.isEmpty()) {
+        weight = 0;
+      }
+      return weight;
     }
   }
 
@@ -116,17 +174,37 @@ public final class FairQueue {
   }
 
   private static final class Account {
+    /**
+     * Least served first; among equal counters (common: requests of one size charge equal
+     * amounts, and a returning account is lifted to exactly the smallest counter), the one whose
+     * oldest ticket has waited longest. Breaking ties by id instead let an account that arrived
+     * later, at the same counter, overtake a request already waiting, so that request waited for
+     * the next free slots after it had been predicted to take these.
+     */
     static final Comparator<Account> BY_COUNTER =
-        Comparator.comparingDouble((Account a) -> a.counter).thenComparing(a -> a.id);
+        Comparator.comparingDouble((Account a) -> a.counter).thenComparingLong(a -> a.oldestSeq).thenComparing(a -> a.id);
 
     final String id;
     double counter;
+    /** The sequence number of its oldest queued ticket when it last took its place in the orders; fixed while there. */
+    long oldestSeq;
     int queued;
     final List<Lane> lanes = new ArrayList<>(2);
 
     Account(String id) {
       this.id = id;
     }
+  }
+
+  /**
+   * Records that an account asked for service (admitted or not): for a while it counts toward its
+   * band's weight in the GPS floor of {@link #tokensAheadOf}, backlogged or not.
+   */
+  public synchronized void asked(TicketSpec spec) {
+    long now = nanoTime.getAsLong();
+    Active a = active.computeIfAbsent(spec.model() + '\u0000' + spec.band(), k -> new Active());
+    a.touch(spec.accountId(), spec.weight(), now);
+    a.weight(now);
   }
 
   /** Adds a ticket, or returns it already SHED (with the reason) when it cannot be queued. */
@@ -142,6 +220,7 @@ public final class FairQueue {
       if (!backlogged.isEmpty()) {
         a.counter = Math.max(a.counter, backlogged.first().counter);
       }
+      a.oldestSeq = t.seq;
       backlogged.add(a);
     }
     String laneKey = spec.model() + '\u0000' + spec.band();
@@ -316,6 +395,7 @@ public final class FairQueue {
     }
     a.counter += delta;
     if (queued) {
+      a.oldestSeq = oldestQueuedSeq(a);
       backlogged.add(a);
       for (Lane l : a.lanes) {
         l.accounts.add(a);
@@ -326,6 +406,18 @@ public final class FairQueue {
     } else if (backlogged.isEmpty()) {
       accounts.remove(a.id);
     }
+  }
+
+  private static long oldestQueuedSeq(Account a) {
+    long oldest = Long.MAX_VALUE;
+    for (Lane l : a.lanes) {
+      Backlog b = l.tickets.get(a);
+      Ticket head = b == null ? null : b.tickets.peekFirst();
+      if (head != null) {
+        oldest = Math.min(oldest, head.seq);
+      }
+    }
+    return oldest;
   }
 
   /** Removes a waiting ticket whose client went away; false if it already left the queue. */
@@ -408,8 +500,13 @@ public final class FairQueue {
    *
    * <p>At least the GPS estimate with sustained demand: the ticket starts when the band's virtual
    * time (its smallest backlogged counter) reaches the ticket's start tag (its account's lifted
-   * counter plus its own backlog), and until then every backlogged account gets that much service
-   * per unit of weight, from what it has queued now or sends later. The first estimate alone
+   * counter plus its own backlog), and until then every competing account gets that much service
+   * per unit of weight, from what it has queued now or sends later. Competing: backlogged now, or
+   * asked for service ({@link #asked}) within {@link #ACTIVE_NANOS}; under overload admission
+   * keeps queues so short that most competing accounts are between requests at any instant, and
+   * counting only the backlogged ones let a request in that then waited for theirs (branch
+   * {@code admission}, docs/BENCHMARKS.md). It over-estimates when those accounts have in fact
+   * gone quiet. The first estimate alone
    * counts only what the others have queued now, which under admission control is little, and
    * misses their later requests that VTC will serve first: a request would be admitted on a short
    * prediction and then wait behind other accounts' next requests. For an account's own backlog
@@ -447,7 +544,8 @@ public final class FairQueue {
     }
     Account a = accounts.get(spec.accountId());
     boolean inLane = a != null && own.tickets.containsKey(a);
-    double laneWeight = own.weight + (inLane ? 0 : spec.weight());
+    Active recent = active.get(spec.model() + '\u0000' + spec.band());
+    double laneWeight = Math.max(own.weight + (inLane ? 0 : spec.weight()), recent == null ? 0 : recent.weight(nanoTime.getAsLong()));
     double startTag = finish - cost / spec.weight();
     double virtualTime = own.accounts.first().counter;
     // Counter units to queued tokens at this request's own mix of prompt and output.

@@ -67,6 +67,57 @@ class FairQueueTest {
   }
 
   @Test
+  void among_equal_counters_serves_the_request_that_has_waited_longest_not_the_smallest_id() {
+    queue.enqueue(spec("x", 0, 100, 100));
+    take();
+    // "z" waits first; "a", lifted to the same counter, arrives after it and must not overtake it.
+    queue.enqueue(spec("z", 0, 100, 100));
+    queue.enqueue(spec("a", 0, 100, 100));
+    assertThat(queue.counter("a")).isEqualTo(queue.counter("z"));
+    assertThat(List.of(take().accountId(), take().accountId())).containsExactly("z", "a");
+    queue.checkInvariants();
+  }
+
+  @Test
+  void after_its_turn_an_account_goes_behind_those_already_waiting_at_its_new_counter() {
+    queue.enqueue(spec("z", 0, 100, 100));
+    queue.enqueue(spec("z", 0, 100, 100));
+    queue.enqueue(spec("a", 0, 100, 100));
+    queue.enqueue(spec("a", 0, 100, 100));
+    // Both start at 0; "z" waited first, so it goes first, then "a"; then both are at 300 and
+    // "z"'s second ticket is older than "a"'s.
+    List<String> order = new ArrayList<>();
+    for (Ticket t = take(); t != null; t = take()) {
+      order.add(t.accountId());
+    }
+    assertThat(order).containsExactly("z", "a", "z", "a");
+  }
+
+  @Test
+  void counts_accounts_between_requests_that_asked_lately_in_the_gps_floor() {
+    // "x" is backlogged at counter 0; "a" has just been served one request (counter 150) and asks
+    // for another: it starts once the band's virtual time reaches 150.
+    for (String account : List.of("a", "x", "x")) {
+      queue.asked(spec(account, 1, 50, 50));
+      queue.enqueue(spec(account, 1, 50, 50));
+    }
+    assertThat(take().accountId()).isEqualTo("a");
+    TicketSpec next = spec("a", 1, 50, 50);
+    queue.asked(next);
+    // Until then "x" and "a" each get 150 of service, 100 queued tokens at this mix.
+    assertThat(queue.tokensAheadOf(next)).isEqualTo(200);
+    // Three more accounts asked a moment ago and are between requests: each gets its turn too.
+    for (String other : List.of("b", "c", "d")) {
+      queue.asked(spec(other, 1, 50, 50));
+    }
+    assertThat(queue.tokensAheadOf(next)).isEqualTo(500);
+    // Silent for the window, they no longer count; "x" still does, as it is backlogged.
+    now.addAndGet(FairQueue.ACTIVE_NANOS);
+    assertThat(queue.tokensAheadOf(next)).isEqualTo(200);
+    queue.checkInvariants();
+  }
+
+  @Test
   void serves_higher_bands_strictly_first() {
     queue.enqueue(spec("a", 2, 10, 10));
     queue.enqueue(spec("b", 1, 10, 10));
