@@ -82,9 +82,10 @@ public record JevonsConfig(
    *
    * @param defaultMaxOutputTokens what a request without {@code max_tokens} is assumed to
    *     generate, for queue accounting until its actual usage is known
-   * @param queueTargetMillis while requests for a model have waited this long without the queue
-   *     emptying (a standing queue), a new one is admitted only if predicted to start within it;
-   *     0 leaves only {@code maxWaitMillis}
+   * @param queueTargetMillis once every server of a model has been busy with work waiting for a
+   *     tenth of this (a standing queue), a new request is admitted only if predicted to start
+   *     within it; the queue stops standing when a server has had idle capacity for that tenth;
+   *     0 leaves only {@code maxWaitMillis} (docs/decisions.md, "A standing queue")
    */
   public record Scheduler(
       String policy,
