@@ -95,7 +95,6 @@ final class AccountState {
     return Math.addExact(toppedUpNanos, limitNanos) >= 0;
   }
 
-  /** Expires overdue holds and lapses expired grants; returns how many of both. */
   /** Whether a pending hold or a grant is due at {@code nowMillis} (what {@link #expireOverdue} would end). */
   boolean hasDue(long nowMillis) {
     if (nowMillis < nextDueMillis) {
@@ -114,6 +113,7 @@ final class AccountState {
     return false;
   }
 
+  /** Expires overdue holds and lapses expired grants; returns how many of both. */
   int expireOverdue(long nowMillis, Changes changes) {
     if (nowMillis < nextDueMillis) {
       return 0;
@@ -150,9 +150,11 @@ final class AccountState {
   }
 
   CreditResult credit(String entryId, CreditKind kind, long amountNanos, long expiresAtMillis, long nowMillis, Changes changes) {
+    // Amounts are checked before anything changes, so that an overflow leaves the account as it was.
+    long toppedUp = kind == CreditKind.TOPPED_UP ? Math.addExact(toppedUpNanos, amountNanos) : toppedUpNanos;
     changes.begin(this);
     if (kind == CreditKind.TOPPED_UP) {
-      toppedUpNanos = Math.addExact(toppedUpNanos, amountNanos);
+      toppedUpNanos = toppedUp;
       changes.entry("c:" + entryId, this, EntryKind.TOP_UP, amountNanos, null, null, null, nowMillis);
       return new CreditResult(entryId, accountId, kind, amountNanos, null);
     }
@@ -181,12 +183,13 @@ final class AccountState {
     if (amountNanos > reservable) {
       return new ReserveResult(ReserveResult.Status.INSUFFICIENT, reservationId, 0, Math.max(0, reservable), null);
     }
+    long pendingAfter = Math.addExact(pendingNanos, amountNanos);
     changes.begin(this);
     Reservation r = new Reservation(reservationId, accountId, amountNanos, expiresAtMillis, nowMillis);
     pending.put(reservationId, r);
     nextDueMillis = Math.min(nextDueMillis, expiresAtMillis);
     pendingIndex.put(reservationId, this);
-    pendingNanos = Math.addExact(pendingNanos, amountNanos);
+    pendingNanos = pendingAfter;
     changes.newReservation(r);
     changes.entry("r:" + reservationId, this, EntryKind.RESERVE, amountNanos, reservationId, null, expiresAtMillis, nowMillis);
     return r.reserveResult();
@@ -200,11 +203,13 @@ final class AccountState {
       return new ExtendResult(ExtendResult.Status.INSUFFICIENT, r.id, r.holdNanos, Math.max(0, reservable),
           Instant.ofEpochMilli(r.expiresAtMillis), ReservationState.PENDING);
     }
+    long holdAfter = Math.addExact(r.holdNanos, additionalNanos);
+    long pendingAfter = Math.addExact(pendingNanos, additionalNanos);
     changes.begin(this);
-    r.holdNanos = Math.addExact(r.holdNanos, additionalNanos);
+    r.holdNanos = holdAfter;
     r.expiresAtMillis = expiresAt;
     r.updatedAtMillis = nowMillis;
-    pendingNanos = Math.addExact(pendingNanos, additionalNanos);
+    pendingNanos = pendingAfter;
     changes.changedReservation(r);
     changes.entry("x:" + extensionId, this, EntryKind.EXTEND, additionalNanos, r.id, null, expiresAt, nowMillis);
     return new ExtendResult(ExtendResult.Status.EXTENDED, r.id, r.holdNanos, 0, Instant.ofEpochMilli(expiresAt), ReservationState.PENDING);

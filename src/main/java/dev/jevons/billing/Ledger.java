@@ -150,6 +150,11 @@ public final class Ledger implements AutoCloseable {
   /** Exclusive mode: held by whichever thread applies queued commands (flat combining). */
   private final ReentrantLock combiner = new ReentrantLock();
   private final List<Command<?>> drained = new ArrayList<>();
+  /** Answers decided under the combiner's lock, given after it is let go (so callbacks never run under it). */
+  private List<Runnable> answers = new ArrayList<>();
+  /** Exclusive mode: a rule failed while a batch was in flight; the memory is reset once that batch is through. */
+  private @Nullable LedgerUnavailableException poisoned;
+  private volatile boolean terminated;
   private volatile boolean closed;
   private final LongAdder batchesCommitted = new LongAdder();
   private final LongAdder commandsCommitted = new LongAdder();
@@ -363,6 +368,10 @@ public final class Ledger implements AutoCloseable {
         committerStopping = true;
         committer.join(TimeUnit.SECONDS.toMillis(30));
       }
+      terminated = true;
+      for (Command<?> c; (c = queue.poll()) != null; ) {
+        c.future.completeExceptionally(new IllegalStateException("ledger is closed"));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
@@ -501,6 +510,9 @@ public final class Ledger implements AutoCloseable {
       throw new LedgerOverloadedException(
           "ledger queue full: " + queue.size() + " commands waiting (limit " + options.queueCapacity() + "); retry later");
     }
+    if (terminated && queue.remove(command)) {
+      throw new IllegalStateException("ledger is closed"); // it closed between the check above and the offer
+    }
     if (mode == Mode.EXCLUSIVE) {
       combine();
     }
@@ -555,16 +567,20 @@ public final class Ledger implements AutoCloseable {
       if (!combiner.tryLock()) {
         return false;
       }
+      List<Runnable> given;
       try {
         idle = step();
       } catch (RuntimeException | Error e) {
-        // applyOpen and finished complete every future themselves; reaching here is a bug.
+        // applyOpen and finished answer every command themselves; reaching here is a bug.
         log.error("ledger combiner failed", e);
-        drained.forEach(c -> c.future.completeExceptionally(e));
+        drained.forEach(c -> fail(c, e));
         drained.clear();
       } finally {
+        given = answers;
+        answers = new ArrayList<>();
         combiner.unlock();
       }
+      given.forEach(Runnable::run);
       InFlight f = inFlight;
       if (queue.isEmpty() && (f == null || !f.done)) {
         break;
@@ -573,12 +589,34 @@ public final class Ledger implements AutoCloseable {
     return idle;
   }
 
+  /** Answers {@code c} once the combiner's lock is let go (exclusive mode; under the lock). */
+  private void answer(Command<?> c) {
+    answers.add(() -> complete(c));
+  }
+
+  private void fail(Command<?> c, Throwable e) {
+    answers.add(() -> c.future.completeExceptionally(e));
+  }
+
   /** One round of the exclusive ledger's work; holds {@link #combiner}. */
   private boolean step() {
     InFlight f = inFlight;
     if (f != null && f.done) {
       inFlight = null;
       finished(f);
+    }
+    if (poisoned != null) {
+      if (inFlight != null) {
+        // The memory is suspect and its batch not yet through: refuse rather than apply on it.
+        queue.drainTo(drained);
+        LedgerUnavailableException p = poisoned;
+        drained.forEach(c -> fail(c, p));
+        drained.clear();
+        return false;
+      }
+      LedgerUnavailableException p = poisoned;
+      poisoned = null;
+      forgetAllUnwritten(p);
     }
     int room = options.maxBatch() - openCommands;
     if (room > 0) {
@@ -607,7 +645,7 @@ public final class Ledger implements AutoCloseable {
     } catch (RuntimeException e) {
       LedgerUnavailableException unavailable =
           new LedgerUnavailableException("ledger store unreadable, " + batch.size() + " commands refused: " + e.getMessage(), e);
-      batch.forEach(c -> c.future.completeExceptionally(unavailable));
+      batch.forEach(c -> fail(c, unavailable));
       return;
     }
     long nowMillis = clock.millis();
@@ -619,10 +657,15 @@ public final class Ledger implements AutoCloseable {
       } catch (RuntimeException e) {
         // A rule failed halfway (an amount overflowed, say): what it changed cannot be told apart,
         // so nothing unwritten is trusted, and the rest of this drain was resolved against it.
-        c.future.completeExceptionally(e);
+        fail(c, e);
         LedgerUnavailableException unavailable = new LedgerUnavailableException("ledger state reset after a failure: " + e.getMessage(), e);
-        batch.subList(i + 1, batch.size()).forEach(rest -> rest.future.completeExceptionally(unavailable));
-        forgetAllUnwritten(unavailable);
+        batch.subList(i + 1, batch.size()).forEach(rest -> fail(rest, unavailable));
+        if (inFlight == null) {
+          forgetAllUnwritten(unavailable);
+        } else {
+          // Reloading now would read the store without the batch being written: wait for it.
+          poisoned = unavailable;
+        }
         return;
       }
       if (wasEmpty && !open.isEmpty()) {
@@ -630,7 +673,7 @@ public final class Ledger implements AutoCloseable {
       }
       openCommands++;
       if (c instanceof Reserve || c instanceof Extend || c instanceof Read) {
-        complete(c);
+        answer(c);
       } else {
         openWaiting.add(c);
       }
@@ -704,7 +747,7 @@ public final class Ledger implements AutoCloseable {
         : failure.getMessage();
     LedgerUnavailableException unavailable =
         new LedgerUnavailableException("ledger batch of " + f.commands + " commands not committed: " + why, failure);
-    f.waiting.forEach(c -> c.future.completeExceptionally(unavailable));
+    f.waiting.forEach(c -> fail(c, unavailable));
     forgetAllUnwritten(unavailable);
   }
 
@@ -717,7 +760,7 @@ public final class Ledger implements AutoCloseable {
     int holds = open.newReservationCount();
     log.error("ledger state not written is dropped ({} commands waiting, {} holds answered since the last commit are forgotten): {}",
         openWaiting.size(), holds, cause.getMessage());
-    openWaiting.forEach(c -> c.future.completeExceptionally(cause));
+    openWaiting.forEach(c -> fail(c, cause));
     openWaiting.clear();
     open = new Changes();
     openCommands = 0;

@@ -3,6 +3,7 @@ package dev.jevons.store;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -68,7 +69,12 @@ public final class Claims {
         throw new StoreException("cannot open lock file " + lockFile + ": " + e.getMessage(), e);
       }
       try {
-        FileLock lock = channel.tryLock(0, Long.MAX_VALUE, !exclusive);
+        FileLock lock;
+        try {
+          lock = channel.tryLock(0, Long.MAX_VALUE, !exclusive);
+        } catch (OverlappingFileLockException sameFileOtherName) {
+          lock = null; // this JVM holds it under another path to the same file
+        }
         if (lock == null) {
           channel.close();
           return null;

@@ -109,7 +109,7 @@ public final class Database implements AutoCloseable {
     } catch (RuntimeException e) {
       throw new StoreException("cannot open database " + redacted + ": " + rootMessage(e), e);
     }
-    Database database = new Database(pool, dialect, redacted, dialect == Dialect.SQLITE ? sqliteFile(jdbcUrl).toAbsolutePath() : null);
+    Database database = new Database(pool, dialect, redacted, dialect == Dialect.SQLITE ? realPath(sqliteFile(jdbcUrl)) : null);
     try {
       database.migrate(migrationLocations);
     } catch (RuntimeException e) {
@@ -224,6 +224,15 @@ public final class Database implements AutoCloseable {
     config.addDataSourceProperty("foreign_keys", "true");
     config.addDataSourceProperty("busy_timeout", String.valueOf(SQLITE_BUSY_TIMEOUT_MILLIS));
     config.addDataSourceProperty("transaction_mode", "IMMEDIATE");
+  }
+
+  /** The file's one name however it was reached (symbolic links, "..", relative paths), for its lock. */
+  private static Path realPath(Path file) {
+    try {
+      return file.toRealPath();
+    } catch (IOException e) {
+      return file.toAbsolutePath().normalize();
+    }
   }
 
   static Path sqliteFile(String jdbcUrl) {

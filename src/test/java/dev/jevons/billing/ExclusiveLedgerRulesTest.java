@@ -120,6 +120,38 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
   }
 
   @Test
+  void a_callback_on_an_answer_may_use_the_ledger_again() throws Exception {
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    // Answers are given after the combiner lets go, so this cannot wait on itself.
+    CompletableFuture<Balance> inCallback =
+        ledger.reserve("r1", "acct", 1 * USD, MINUTE).thenApply(r -> ledger.balance("acct"));
+
+    assertThat(inCallback.get(10, TimeUnit.SECONDS).availableNanos()).isEqualTo(9 * USD);
+  }
+
+  @Test
+  void a_rule_failing_while_a_batch_is_written_refuses_until_that_batch_is_through() throws Exception {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    ledger = newLedger(gated);
+    credit("top", CreditKind.TOPPED_UP, Long.MAX_VALUE - 1, null);
+    reserve("r0", 1 * USD);
+    gated.block();
+    CompletableFuture<SettleResult> inFlight = ledger.post("r0", 1 * USD);
+    assertThat(gated.writing.await(10, TimeUnit.SECONDS)).isTrue();
+
+    // Overflows: the rule fails, and the memory is not trusted until it can be reloaded.
+    assertThatThrownBy(() -> credit("more", CreditKind.TOPPED_UP, 2 * USD, null)).hasCauseInstanceOf(ArithmeticException.class);
+    assertThatThrownBy(() -> reserve("r1", 1 * USD)).hasCauseInstanceOf(LedgerUnavailableException.class);
+
+    gated.release();
+    assertThat(inFlight.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(reserve("r2", 1 * USD).reserved()).as("reloaded from the store once the batch was written").isTrue();
+    assertThat(post("r2", 1 * USD).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(ledger.balance("acct").toppedUpNanos()).isEqualTo(Long.MAX_VALUE - 1 - 2 * USD);
+  }
+
+  @Test
   void a_hold_nobody_waits_for_is_written_soon_anyway() throws Exception {
     credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
     reserve("r1", 1 * USD);

@@ -55,11 +55,25 @@ class LedgerClaimTest {
   }
 
   @Test
+  void one_sqlite_file_reached_by_two_names_is_one_claim(@TempDir Path dir) throws Exception {
+    TestDatabases.Scratch scratch = TestDatabases.scratchSqlite(dir);
+    Path file = Database.sqliteFile(scratch.jdbcUrl());
+    String otherName = "jdbc:sqlite:" + file.getParent().resolve("..").resolve(file.getParent().getFileName()).resolve(file.getFileName());
+    try (Database first = scratch.open(); Database second = Database.open(otherName);
+        Ledger exclusive = new Ledger(new SqlLedgerStore(first), Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+      assertThat(exclusive.mode()).isEqualTo(Ledger.Mode.EXCLUSIVE);
+      assertThatThrownBy(() -> new SqlLedgerStore(second).claim(Ledger.Mode.EXCLUSIVE))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("in use by another Jevons process");
+    }
+  }
+
+  @Test
   void a_sqlite_claim_excludes_another_process_until_that_process_lets_go(@TempDir Path dir) throws Exception {
     TestDatabases.Scratch scratch = TestDatabases.scratchSqlite(dir);
     try (Database db = scratch.open()) {
       LedgerStore store = new SqlLedgerStore(db);
-      Path lockFile = Path.of(Database.sqliteFile(scratch.jdbcUrl()).toAbsolutePath() + ".ledger.lock");
+      Path lockFile = Path.of(Database.sqliteFile(scratch.jdbcUrl()).toRealPath() + ".ledger.lock");
       Process holder = new ProcessBuilder(javaBinary(), "-cp", System.getProperty("java.class.path"), ClaimHolder.class.getName(),
           lockFile.toString())
           .redirectErrorStream(true)
