@@ -134,6 +134,8 @@ public final class Ledger implements AutoCloseable {
     SHARED
   }
 
+  private static final long CLAIM_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
+
   /** At most this many rounds of combining per call, so that no caller works for others for long. */
   private static final int COMBINING_ROUNDS = 8;
 
@@ -142,7 +144,11 @@ public final class Ledger implements AutoCloseable {
   private final Options options;
   private final long flushAfterNanos;
   private final Mode mode;
-  private final LedgerStore.Claim claim;
+  /** Replaced when a lost claim is taken again (exclusive mode, under the combiner's lock). */
+  private volatile LedgerStore.Claim claim;
+  /** Exclusive mode: the claim was found lost; nothing is applied until it is taken again. */
+  private volatile boolean claimLost;
+  private long claimCheckedNanos = System.nanoTime();
   private final BlockingQueue<Command<?>> queue;
   /** Shared mode's writer thread; null in exclusive mode, where callers apply (see {@link #combine}). */
   private final @Nullable Thread writer;
@@ -605,6 +611,13 @@ public final class Ledger implements AutoCloseable {
       inFlight = null;
       finished(f);
     }
+    if (claimLost && !reclaim()) {
+      queue.drainTo(drained);
+      LedgerUnavailableException lost = claimLostError();
+      drained.forEach(c -> fail(c, lost));
+      drained.clear();
+      return false;
+    }
     if (poisoned != null) {
       if (inFlight != null) {
         // The memory is suspect and its batch not yet through: refuse rather than apply on it.
@@ -709,6 +722,7 @@ public final class Ledger implements AutoCloseable {
         Thread.currentThread().interrupt();
         return;
       }
+      checkClaim();
       if (f == null) {
         if (committerStopping) {
           return;
@@ -732,6 +746,50 @@ public final class Ledger implements AutoCloseable {
       f.done = true;
       combine(); // finish this batch and hand over the next at once, whoever else is about
     }
+  }
+
+  /**
+   * Every {@link #CLAIM_CHECK_NANOS}, on the committer: whether the exclusive claim still
+   * holds (a PostgreSQL session can end under it, and then another node may claim the ledger).
+   */
+  private void checkClaim() {
+    long now = System.nanoTime();
+    if (now - claimCheckedNanos < CLAIM_CHECK_NANOS) {
+      return;
+    }
+    claimCheckedNanos = now;
+    if (!claimLost && !claim.held()) {
+      log.error("the ledger's exclusive claim on its database was lost (session ended); refusing ledger commands until it is taken again");
+      claimLost = true;
+    }
+  }
+
+  /**
+   * Under the combiner's lock, while the claim is lost: forgets what is unwritten (another node
+   * may have written since) and tries to take the claim again; the caller refuses what is queued
+   * until it is.
+   */
+  private boolean reclaim() {
+    if (inFlight != null) {
+      return false; // let the batch being written finish (or fail) first
+    }
+    if (!open.isEmpty() || !openWaiting.isEmpty() || !accounts.isEmpty()) {
+      forgetAllUnwritten(claimLostError());
+    }
+    try {
+      LedgerStore.Claim again = store.claim(mode);
+      claim.close();
+      claim = again;
+      claimLost = false;
+      log.warn("the ledger's exclusive claim is held again; state reloads from the store");
+      return true;
+    } catch (RuntimeException e) {
+      return false; // held elsewhere or unreachable: try again at the next check
+    }
+  }
+
+  private static LedgerUnavailableException claimLostError() {
+    return new LedgerUnavailableException("the ledger lost its exclusive claim on the database; retry shortly");
   }
 
   /** The committer is through with {@code f}: the cache now matches the store, or must be dropped. */

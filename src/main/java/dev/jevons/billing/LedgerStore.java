@@ -49,6 +49,11 @@ public interface LedgerStore {
 
   /** A claim on a store; closing releases it. */
   interface Claim extends AutoCloseable {
+    /** Whether the claim still holds (a database session can end under it). */
+    default boolean held() {
+      return true;
+    }
+
     @Override
     void close();
   }

@@ -24,14 +24,19 @@ import org.jspecify.annotations.Nullable;
  * shared claims exclude only an exclusive one.
  *
  * <p>File locks belong to the whole JVM, so claims on one file within this process are counted
- * here rather than locked twice. On PostgreSQL the claim lasts as long as its connection: a
- * server restart drops it silently (the process keeps running with what it believes it holds).
+ * here rather than locked twice. On PostgreSQL the claim lasts as long as its session: a server
+ * restart or a dropped connection ends it, which {@link Claim#held} tells (the ledger checks).
  */
 public final class Claims {
   private Claims() {}
 
   /** A held claim; closing releases it (once). */
   public interface Claim extends AutoCloseable {
+    /** Whether it still holds: a file lock lives as long as the process, an advisory lock as its session. */
+    default boolean held() {
+      return true;
+    }
+
     @Override
     void close();
   }
@@ -149,22 +154,38 @@ public final class Claims {
       private boolean released;
 
       @Override
+      public synchronized boolean held() {
+        try {
+          return !released && connection.isValid(5);
+        } catch (SQLException e) {
+          return false;
+        }
+      }
+
+      @Override
       public synchronized void close() {
         if (released) {
           return;
         }
         released = true;
-        try (PreparedStatement ps = connection.prepareStatement(
-            exclusive ? "SELECT pg_advisory_unlock(?)" : "SELECT pg_advisory_unlock_shared(?)")) {
-          ps.setLong(1, key);
-          ps.executeQuery().close();
-        } catch (SQLException e) {
-          // The session's end releases it: do not hand this connection back to the pool.
-          try {
-            connection.abort(Runnable::run);
-          } catch (SQLException ignored) {
-            // Already gone.
+        try {
+          if (connection.isValid(5)) {
+            try (PreparedStatement ps = connection.prepareStatement(
+                exclusive ? "SELECT pg_advisory_unlock(?)" : "SELECT pg_advisory_unlock_shared(?)")) {
+              ps.setLong(1, key);
+              ps.executeQuery().close();
+              closeQuietly(connection);
+              return;
+            }
           }
+        } catch (SQLException e) {
+          // Fall through: the session's end releases the lock.
+        }
+        // A session that may still hold the lock must not go back to the pool; a dead one neither.
+        try {
+          connection.abort(Runnable::run);
+        } catch (SQLException ignored) {
+          // Already gone.
         }
         closeQuietly(connection);
       }

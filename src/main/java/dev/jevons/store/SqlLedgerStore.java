@@ -242,7 +242,17 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
           : "the ledger in " + database.url() + " is held by a Jevons process with billing.ledger: exclusive; to run several"
               + " nodes on one database, set billing.ledger: shared on every node.");
     }
-    return claim::close;
+    return new Claim() {
+      @Override
+      public boolean held() {
+        return claim.held();
+      }
+
+      @Override
+      public void close() {
+        claim.close();
+      }
+    };
   }
 
   @Override

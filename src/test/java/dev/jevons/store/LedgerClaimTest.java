@@ -3,12 +3,19 @@ package dev.jevons.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.jevons.billing.CreditKind;
 import dev.jevons.billing.Ledger;
+import dev.jevons.billing.LedgerUnavailableException;
+import dev.jevons.billing.SettleResult;
 import dev.jevons.billing.LedgerStore;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletionException;
 import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -51,6 +58,48 @@ class LedgerClaimTest {
 
       // Every claim was released on close.
       new Ledger(two, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE).close();
+    }
+  }
+
+  @Test
+  void an_exclusive_ledger_whose_postgres_session_ends_takes_its_claim_again() throws Exception {
+    try (TestDatabases.Scratch scratch = TestDatabases.scratchPostgres();
+        Database first = scratch.open();
+        Database second = scratch.open();
+        Ledger ledger = new Ledger(new SqlLedgerStore(first), Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+      ledger.credit("top", "acct", CreditKind.TOPPED_UP, 10_000, null).join();
+      ledger.reserve("held", "acct", 1_000, Duration.ofMinutes(5)).join();
+      ledger.flush().join();
+
+      // End the claim's session from outside, as a server restart or a dropped connection would.
+      try (Connection c = second.dataSource().getConnection(); Statement st = c.createStatement()) {
+        st.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()");
+      }
+
+      // The ledger notices within its check interval and claims again: then another claim is refused.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      boolean claimedAgain = false;
+      while (!claimedAgain && System.nanoTime() < deadline) {
+        try {
+          new SqlLedgerStore(second).claim(Ledger.Mode.EXCLUSIVE).close(); // free for a moment: not yet
+          Thread.sleep(200);
+        } catch (IllegalStateException held) {
+          claimedAgain = true;
+        }
+      }
+      assertThat(claimedAgain).as("the ledger took its claim again").isTrue();
+      SettleResult posted = null;
+      while (posted == null && System.nanoTime() < deadline) {
+        try {
+          posted = ledger.post("held", 600).join();
+        } catch (CompletionException refusedWhileLost) {
+          assertThat(refusedWhileLost).hasCauseInstanceOf(LedgerUnavailableException.class);
+          Thread.sleep(100);
+        }
+      }
+      assertThat(posted).isNotNull();
+      assertThat(posted.status()).as("the written hold reloads from the store").isEqualTo(SettleResult.Status.POSTED);
+      assertThat(ledger.balance("acct").totalNanos()).isEqualTo(9_400);
     }
   }
 
