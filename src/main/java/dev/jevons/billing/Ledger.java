@@ -738,12 +738,16 @@ public final class Ledger implements AutoCloseable {
           batchesCommitted.increment();
         }
         commandsCommitted.add(f.commands);
-        // Answered here, so that a post's caller wakes as soon as its charge is durable.
-        f.waiting.forEach(Ledger::complete);
       } catch (RuntimeException e) {
         f.failure = e;
       }
+      // Done before anyone is answered: a caller answered here acts next on a ledger that knows
+      // its batch is through (and finishes it in its own step if this thread has not yet).
       f.done = true;
+      if (f.failure == null) {
+        // Answered here, so that a post's caller wakes as soon as its charge is durable.
+        f.waiting.forEach(Ledger::complete);
+      }
       combine(); // finish this batch and hand over the next at once, whoever else is about
     }
   }
