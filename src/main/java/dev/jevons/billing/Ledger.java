@@ -616,7 +616,7 @@ public final class Ledger implements AutoCloseable {
       LedgerUnavailableException lost = claimLostError();
       drained.forEach(c -> fail(c, lost));
       drained.clear();
-      return false;
+      return inFlight == null && open.isEmpty() && openWaiting.isEmpty(); // idle enough to close
     }
     if (poisoned != null) {
       if (inFlight != null) {
