@@ -604,6 +604,13 @@ public final class Ledger implements AutoCloseable {
     answers.add(() -> c.future.completeExceptionally(e));
   }
 
+  /** Fails everything queued with {@code why}, applying none of it (under the lock). */
+  private void refuseQueued(LedgerUnavailableException why) {
+    queue.drainTo(drained);
+    drained.forEach(c -> fail(c, why));
+    drained.clear();
+  }
+
   /** One round of the exclusive ledger's work; holds {@link #combiner}. */
   private boolean step() {
     InFlight f = inFlight;
@@ -612,19 +619,13 @@ public final class Ledger implements AutoCloseable {
       finished(f);
     }
     if (claimLost && !reclaim()) {
-      queue.drainTo(drained);
-      LedgerUnavailableException lost = claimLostError();
-      drained.forEach(c -> fail(c, lost));
-      drained.clear();
+      refuseQueued(claimLostError());
       return inFlight == null && open.isEmpty() && openWaiting.isEmpty(); // idle enough to close
     }
     if (poisoned != null) {
       if (inFlight != null) {
         // The memory is suspect and its batch not yet through: refuse rather than apply on it.
-        queue.drainTo(drained);
-        LedgerUnavailableException p = poisoned;
-        drained.forEach(c -> fail(c, p));
-        drained.clear();
+        refuseQueued(poisoned);
         return false;
       }
       LedgerUnavailableException p = poisoned;

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -29,6 +30,7 @@ import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -86,6 +88,12 @@ public final class BenchLedgerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec == null ? new PrintWriter(System.out, true) : spec.commandLine().getOut();
     Path sqliteDir = dir != null ? dir : Files.createTempDirectory("jevons-bench-ledger");
+    for (String database : databases) {
+      accepted("--databases", database, Set.of("sqlite", "postgresql"));
+    }
+    for (String modeName : modes) {
+      accepted("--modes", modeName, Set.of("exclusive", "shared"));
+    }
     List<Result> results = new ArrayList<>();
     List<String> rows = new ArrayList<>();
     for (String modeName : modes) {
@@ -121,6 +129,14 @@ public final class BenchLedgerCommand implements Callable<Integer> {
         maxBatch, clients, seconds, warmupSeconds);
     out.flush();
     return 0;
+  }
+
+  /** Refuses a value outside {@code accepted} the way picocli refuses a bad option (message, usage, exit 2). */
+  private void accepted(String option, String value, Set<String> accepted) {
+    if (!accepted.contains(value.trim().toLowerCase(Locale.ROOT))) {
+      String message = option + ": '" + value + "' is not accepted; accepted: " + String.join(", ", new java.util.TreeSet<>(accepted));
+      throw spec == null ? new IllegalArgumentException(message) : new ParameterException(spec.commandLine(), message);
+    }
   }
 
   private Result runScenario(String database, Ledger.Mode mode, boolean hot, Path sqliteDir, PrintWriter out) throws Exception {
