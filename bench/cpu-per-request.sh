@@ -5,6 +5,7 @@
 #
 # Usage: bench/cpu-per-request.sh [JAR] [ENV=VALUE...]
 #   e.g. bench/cpu-per-request.sh target/jevons.jar JEVONS_BILLING_ENABLED=false
+#   Prints requests/s, Jevons CPU per request and, with billing, the ledger committer thread's CPU per request.
 #   WARM=30 MEASURE=15 CONNS=64 PORT_BASE=39000   PROFILE=/tmp/x.jfr records JFR over the measurement
 # Linux only (reads /proc). Needs wrk and a JDK >= 21 (found like ./jevons does).
 set -euo pipefail
@@ -45,18 +46,26 @@ wrk -t2 -c"$CONNS" -d"${WARM}s" -s "$work/post.lua" "$url" >/dev/null
 
 ledger() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^jevons_ledger_(batches|commands|write_seconds)_total/ {v[$1]=$2} END {printf "%s %s %s\n", v["jevons_ledger_batches_total"]+0, v["jevons_ledger_commands_total"]+0, v["jevons_ledger_write_seconds_total"]+0}'; }
 cpu() { awk '{print $14, $15}' "/proc/$jp/stat"; }
+# The ledger committer's own user + system ticks (0 without billing); comm is cut to 15 characters.
+committer() {
+  local t
+  for t in /proc/"$jp"/task/*; do
+    if [[ "$(cat "$t/comm" 2>/dev/null)" == ledger-committe* ]]; then awk '{print $14 + $15}' "$t/stat"; return; fi
+  done
+  echo 0
+}
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.start name=cpu settings=profile filename="$PROFILE" >/dev/null
-read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"
+read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"
 wrk -t2 -c"$CONNS" -d"${MEASURE}s" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
-read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"
+read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.stop name=cpu >/dev/null
 requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
 ticks="$(getconf CLK_TCK)"
-awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v m="$MEASURE" \
+awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k="$((k1 - k0))" -v m="$MEASURE" \
     -v b="$b0 $b1" -v c="$c0 $c1" -v w="$w0 $w1" -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" \
     -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" 'BEGIN {
   split(b, B, " "); split(c, C, " "); split(w, W, " ");
   printf "req/s %s  p50 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, u * 1e6 / t / r, s * 1e6 / t / r;
   nb = B[2] - B[1];
-  if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m;
+  if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%, committer CPU %.1f us per request\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m, k * 1e6 / t / r;
 }'

@@ -61,6 +61,39 @@ class LedgerClaimTest {
     }
   }
 
+  /**
+   * The ledger's writer keeps one connection (and its prepared statements) from batch to batch,
+   * yet between batches it holds no transaction, so other writers of the database are not locked
+   * out (an IMMEDIATE transaction left open on SQLite would make them wait out the busy timeout),
+   * and closing the ledger gives the connection back to the pool.
+   */
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void the_writer_keeps_its_connection_between_batches_without_locking_others_out(TestDatabases.Kind kind, @TempDir Path dir)
+      throws Exception {
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir);
+        Database db = scratch.open()) {
+      var pool = ((com.zaxxer.hikari.HikariDataSource) db.dataSource()).getHikariPoolMXBean();
+      try (Ledger ledger = new Ledger(new SqlLedgerStore(db), Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+        ledger.credit("c1", "acct", CreditKind.TOPPED_UP, 1_000_000_000L, null).get(10, TimeUnit.SECONDS);
+        // The writer's connection, and on PostgreSQL the session that holds the claim's lock.
+        int held = pool.getActiveConnections();
+        assertThat(held).isEqualTo(kind == TestDatabases.Kind.SQLITE ? 1 : 2);
+        for (int i = 0; i < 3; i++) {
+          ledger.reserveNew("r" + i, "acct", 1_000L, Duration.ofMinutes(1)).get(10, TimeUnit.SECONDS);
+          assertThat(ledger.post("r" + i, 500L).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+          assertThat(pool.getActiveConnections()).as("the same connections, batch after batch").isEqualTo(held);
+        }
+        try (Connection other = db.dataSource().getConnection(); Statement s = other.createStatement()) {
+          s.setQueryTimeout(2);
+          s.execute("UPDATE ledger_accounts SET updated_at = updated_at WHERE account_id = 'nobody'");
+        }
+        assertThat(ledger.balance("acct").availableNanos()).isEqualTo(1_000_000_000L - 1_500L);
+      }
+      assertThat(pool.getActiveConnections()).as("given back on close").isZero();
+    }
+  }
+
   @Test
   void an_exclusive_ledger_whose_postgres_session_ends_takes_its_claim_again() throws Exception {
     try (TestDatabases.Scratch scratch = TestDatabases.scratchPostgres();
