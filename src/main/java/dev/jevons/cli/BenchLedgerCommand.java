@@ -10,6 +10,9 @@ import dev.jevons.store.SqlLedgerStore;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -195,6 +198,8 @@ public final class BenchLedgerCommand implements Callable<Integer> {
         Thread.sleep(Duration.ofSeconds(warmupSeconds));
         long warmupPairs = pairs.sum();
         Ledger.Stats before = ledger.stats();
+        long ledgerCpuBefore = ledgerThreadsCpuNanos();
+        long processCpuBefore = processCpuNanos();
         measuring.set(true);
         long start = System.nanoTime();
         Thread.sleep(Duration.ofSeconds(seconds));
@@ -202,10 +207,15 @@ public final class BenchLedgerCommand implements Callable<Integer> {
         double elapsed = (System.nanoTime() - start) / 1e9;
         long measured = pairs.sum() - warmupPairs;
         Ledger.Stats after = ledger.stats();
+        double perPair = 1e-3 / Math.max(1, measured); // nanoseconds to microseconds per pair
+        double ledgerCpu = (ledgerThreadsCpuNanos() - ledgerCpuBefore) * perPair;
+        double processCpu = (processCpuNanos() - processCpuBefore) * perPair;
         long batches = after.batches() - before.batches();
-        out.printf(Locale.ROOT, "  %s %s: %,d batches, %.0f commands per batch, %.1f ms writing per batch, %d retries%n",
+        out.printf(Locale.ROOT, "  %s %s: %,d batches, %.0f commands per batch, %.1f ms writing per batch, %d retries;"
+                + " CPU per pair: ledger thread %.1f us, whole process %.1f us%n",
             database, scenario, batches, (after.commands() - before.commands()) / (double) Math.max(1, batches),
-            (after.writeNanos() - before.writeNanos()) / 1e6 / Math.max(1, batches), after.retries() - before.retries());
+            (after.writeNanos() - before.writeNanos()) / 1e6 / Math.max(1, batches), after.retries() - before.retries(),
+            ledgerCpu, processCpu);
         stop.set(true);
         for (Thread t : threads) {
           t.join();
@@ -227,6 +237,25 @@ public final class BenchLedgerCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /**
+   * CPU time of the ledger's own threads (committer or writer) so far: a measure of the write
+   * path's cost that, unlike pairs per second, holds up on a machine shared with other work.
+   */
+  private static long ledgerThreadsCpuNanos() {
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    long total = 0;
+    for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+      if (info != null && info.getThreadName().startsWith("ledger-")) {
+        total += Math.max(0, threads.getThreadCpuTime(info.getThreadId()));
+      }
+    }
+    return total;
+  }
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   /** Nothing reserved is left over, and every account lost a whole number of pair costs. */

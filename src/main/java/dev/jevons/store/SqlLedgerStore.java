@@ -291,9 +291,9 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       ps.setLong(i + 4, g.expiresAtMillis());
       ps.setLong(i + 5, g.createdAtMillis());
     });
-    updateRows(c, "ledger_grants", "remaining = v.column2", "ledger_grants.id = v.column1", "TEXT,BIGINT", batch.changedGrants(), (ps, i, g) -> {
-      ps.setString(i, g.id());
-      ps.setLong(i + 1, g.remainingNanos());
+    updateRows(c, "UPDATE ledger_grants SET remaining = ? WHERE id = ?", batch.changedGrants(), (ps, i, g) -> {
+      ps.setLong(i, g.remainingNanos());
+      ps.setString(i + 1, g.id());
     });
     batchInsert(c, "ledger_reservations (" + RESERVATION_COLUMNS + ")", 10, batch.newReservations(), (ps, i, r) -> {
       ps.setString(i, r.id());
@@ -307,15 +307,14 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       ps.setLong(i + 8, r.createdAtMillis());
       ps.setLong(i + 9, r.updatedAtMillis());
     });
-    updateRows(c, "ledger_reservations",
-        "state = v.column2, hold = v.column3, posted = v.column4, expires_at = v.column5, updated_at = v.column6",
-        "ledger_reservations.id = v.column1", "TEXT,TEXT,BIGINT,BIGINT,BIGINT,BIGINT", batch.changedReservations(), (ps, i, r) -> {
-          ps.setString(i, r.id());
-          ps.setString(i + 1, stateCode(r.state()));
-          ps.setLong(i + 2, r.holdNanos());
-          ps.setLong(i + 3, r.postedNanos());
-          ps.setLong(i + 4, r.expiresAtMillis());
-          ps.setLong(i + 5, r.updatedAtMillis());
+    updateRows(c, "UPDATE ledger_reservations SET state = ?, hold = ?, posted = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+        batch.changedReservations(), (ps, i, r) -> {
+          ps.setString(i, stateCode(r.state()));
+          ps.setLong(i + 1, r.holdNanos());
+          ps.setLong(i + 2, r.postedNanos());
+          ps.setLong(i + 3, r.expiresAtMillis());
+          ps.setLong(i + 4, r.updatedAtMillis());
+          ps.setString(i + 5, r.id());
         });
     batchInsert(c, "ledger_entries (" + ENTRY_COLUMNS + ")", 9, batch.entries(), (ps, i, e) -> {
       ps.setString(i, e.id());
@@ -463,15 +462,14 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
         }
       }
     }
-    int updated = updateRows(c, "ledger_accounts",
-        "topped_up = v.column2, credit_limit = v.column3, version = v.column4, updated_at = v.column5",
-        "ledger_accounts.account_id = v.column1 AND ledger_accounts.version = v.column6", "TEXT,BIGINT,BIGINT,BIGINT,BIGINT,BIGINT",
+    int updated = updateRows(c,
+        "UPDATE ledger_accounts SET topped_up = ?, credit_limit = ?, version = ?, updated_at = ? WHERE account_id = ? AND version = ?",
         updates, (ps, i, a) -> {
-          ps.setString(i, a.accountId());
-          ps.setLong(i + 1, a.toppedUpNanos());
-          ps.setLong(i + 2, a.creditLimitNanos());
-          ps.setLong(i + 3, a.newVersion());
-          ps.setLong(i + 4, a.atMillis());
+          ps.setLong(i, a.toppedUpNanos());
+          ps.setLong(i + 1, a.creditLimitNanos());
+          ps.setLong(i + 2, a.newVersion());
+          ps.setLong(i + 3, a.atMillis());
+          ps.setString(i + 4, a.accountId());
           ps.setLong(i + 5, a.expectedVersion());
         });
     if (updated != updates.size()) {
@@ -536,34 +534,22 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   }
 
   /**
-   * UPDATEs of the form {@code UPDATE t SET ... FROM (VALUES (...)) AS v WHERE ...}, one row per
-   * statement in a JDBC batch (both databases accept the form, SQLite since 3.33; the VALUES
-   * columns are column1, column2, ... on both). Parameters are cast to {@code types} so PostgreSQL
-   * need not guess them. Answers the rows written (exact: updates are not rewritten).
+   * Runs the single-row UPDATE {@code sql} once per row, as a JDBC batch of one statement prepared
+   * once (see batchInsert): each row is found by its key on both databases. Answers the rows
+   * written (exact: updates are not rewritten).
    */
-  private <T> int updateRows(
-      Writer c, String table, String set, String where, String types, List<T> rows, RowBinder<T> binder) throws SQLException {
-    String[] typeList = types.split(",");
-    StringBuilder row = new StringBuilder("(");
-    for (int i = 0; i < typeList.length; i++) {
-      row.append(i == 0 ? "" : ", ").append("CAST(? AS ").append(typeList[i]).append(')');
+  private static <T> int updateRows(Writer c, String sql, List<T> rows, RowBinder<T> binder) throws SQLException {
+    if (rows.isEmpty()) {
+      return 0;
     }
-    row.append(')');
+    PreparedStatement ps = c.statement(sql);
+    for (T r : rows) {
+      binder.bind(ps, 1, r);
+      ps.addBatch();
+    }
     int written = 0;
-    if (!rows.isEmpty()) {
-      // One row per statement, as a JDBC batch. PostgreSQL then always finds each row by its key,
-      // where a join with a many-row VALUES list may be planned as a scan of a table whose
-      // statistics lag behind its growth; SQLite compiles one small statement per batch instead of
-      // a long one per chunk (see batchInsert).
-      String sql = "UPDATE " + table + " SET " + set + " FROM (VALUES " + row + ") AS v WHERE " + where;
-      PreparedStatement ps = c.statement(sql);
-      for (T r : rows) {
-        binder.bind(ps, 1, r);
-        ps.addBatch();
-      }
-      for (int count : ps.executeBatch()) {
-        written += count;
-      }
+    for (int count : ps.executeBatch()) {
+      written += count;
     }
     return written;
   }
