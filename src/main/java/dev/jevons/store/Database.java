@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  * A migrated, pooled SQL database: an embedded SQLite file or a PostgreSQL server.
  *
  * <p>Opening runs the migrations under {@code classpath:db/migration} (Flyway; one SQL set for
- * both dialects, see V1 for the conventions). Flyway verifies the checksum of every applied
+ * both dialects, see V1 for the conventions), and on SQLite also those under {@code
+ * classpath:db/sqlite}, which only change SQLite's storage layout (V8: WITHOUT ROWID tables). Flyway verifies the checksum of every applied
  * migration and refuses to start when one changed; on PostgreSQL it holds an advisory lock while
  * migrating, so gateway nodes starting together apply each migration once.
  *
@@ -42,6 +43,8 @@ public final class Database implements AutoCloseable {
   static final int POSTGRES_MIN_IDLE = 4;
   static final int SQLITE_BUSY_TIMEOUT_MILLIS = 5000;
   static final String MIGRATIONS = "classpath:db/migration";
+  /** SQLite-only migrations (storage layout PostgreSQL has no words for); versions unused by MIGRATIONS. */
+  static final String SQLITE_MIGRATIONS = "classpath:db/sqlite";
 
   private static final Pattern PASSWORD_PARAM = Pattern.compile("(?i)(password=)[^&;]*");
   private static final Pattern USER_INFO = Pattern.compile("(//[^/:@]*:)[^@/]*@");
@@ -75,7 +78,12 @@ public final class Database implements AutoCloseable {
    *     the URL, without any password
    */
   public static Database open(String jdbcUrl, @Nullable String user, @Nullable String password) {
-    return open(jdbcUrl, user, password, List.of(MIGRATIONS));
+    return open(jdbcUrl, user, password, migrations(Dialect.of(jdbcUrl)));
+  }
+
+  /** The migration locations shipped for {@code dialect}. */
+  static List<String> migrations(Dialect dialect) {
+    return dialect == Dialect.SQLITE ? List.of(MIGRATIONS, SQLITE_MIGRATIONS) : List.of(MIGRATIONS);
   }
 
   static Database open(

@@ -31,7 +31,7 @@ class MigrationTest {
   @MethodSource("dev.jevons.store.TestDatabases#kinds")
   void migrates_an_empty_database_to_the_latest_version(TestDatabases.Kind kind) throws Exception {
     try (Database db = TestDatabases.open(kind, dir)) {
-      assertThat(appliedVersions(db)).isEqualTo(shippedVersions());
+      assertThat(appliedVersions(db)).isEqualTo(shippedVersions(kind));
       assertThat(count(db, "SELECT COUNT(*) FROM accounts")).isZero();
       assertThat(count(db, "SELECT COUNT(*) FROM api_keys")).isZero();
     }
@@ -46,7 +46,7 @@ class MigrationTest {
         new SqlAccountStore(db).insertAccount(new Account("acct_a", "Acme", AccountStatus.ACTIVE, Instant.EPOCH));
       }
       try (Database db = scratch.open()) {
-        assertThat(appliedVersions(db)).isEqualTo(shippedVersions());
+        assertThat(appliedVersions(db)).isEqualTo(shippedVersions(kind));
         assertThat(new SqlAccountStore(db).findAccount("acct_a")).isPresent();
       }
     }
@@ -127,7 +127,7 @@ class MigrationTest {
         for (Future<Database> f : opened) {
           databases.add(f.get(30, TimeUnit.SECONDS));
         }
-        assertThat(appliedVersions(databases.getFirst())).isEqualTo(shippedVersions());
+        assertThat(appliedVersions(databases.getFirst())).isEqualTo(shippedVersions(TestDatabases.Kind.POSTGRESQL));
       } finally {
         databases.forEach(Database::close);
       }
@@ -135,18 +135,71 @@ class MigrationTest {
   }
 
   /**
-   * The versions of the migrations shipped in src/main/resources/db/migration, in order, so that
-   * each part adding its migration (V2 prices, V3 ledger, ...) need not edit this test.
+   * The versions of the migrations shipped in src/main/resources/db/migration (and db/sqlite for
+   * SQLite), in order, so that each part adding its migration (V2 prices, V3 ledger, ...) need not
+   * edit this test.
    */
-  private static List<String> shippedVersions() throws Exception {
-    java.net.URL location = Database.class.getClassLoader().getResource("db/migration");
-    try (var files = java.nio.file.Files.list(Path.of(location.toURI()))) {
-      return files.map(f -> f.getFileName().toString())
-          .filter(n -> n.matches("V\\d+__.*\\.sql"))
-          .map(n -> n.substring(1, n.indexOf("__")))
-          .sorted(java.util.Comparator.comparingInt(Integer::parseInt))
-          .toList();
+  private static List<String> shippedVersions(TestDatabases.Kind kind) throws Exception {
+    List<String> folders = kind == TestDatabases.Kind.SQLITE ? List.of("db/migration", "db/sqlite") : List.of("db/migration");
+    List<String> versions = new ArrayList<>();
+    for (String folder : folders) {
+      java.net.URL location = Database.class.getClassLoader().getResource(folder);
+      try (var files = java.nio.file.Files.list(Path.of(location.toURI()))) {
+        files.map(f -> f.getFileName().toString())
+            .filter(n -> n.matches("V\\d+__.*\\.sql"))
+            .map(n -> n.substring(1, n.indexOf("__")))
+            .forEach(versions::add);
+      }
     }
+    versions.sort(java.util.Comparator.comparingInt(Integer::parseInt));
+    return versions;
+  }
+
+  /**
+   * V8 (SQLite only) rebuilds the ledger and usage tables WITHOUT ROWID: a database that ran the
+   * common migrations and holds rows keeps every row, and the ledger works on the new tables.
+   */
+  @Test
+  void sqlite_v8_keeps_the_rows_of_a_database_migrated_before_it() throws Exception {
+    try (TestDatabases.Scratch scratch = TestDatabases.scratchSqlite(dir)) {
+      try (Database before = scratch.open(List.of(Database.MIGRATIONS))) {
+        try (Connection c = before.dataSource().getConnection(); Statement s = c.createStatement()) {
+          s.execute("INSERT INTO ledger_accounts VALUES ('acct', 900, 0, 3, 1, 2)");
+          s.execute("INSERT INTO ledger_reservations VALUES ('r1', 'acct', 'pending', 50, 50, 0, 9999999999999, 9999999999999, 1, 1)");
+          s.execute("INSERT INTO ledger_entries VALUES ('c:top', 'acct', 1, 'top_up', 1000, NULL, NULL, NULL, 1)");
+          s.execute("INSERT INTO ledger_entries VALUES ('p:r0:0', 'acct', 3, 'debit_topped_up', -100, 'r0', NULL, NULL, 2)");
+          s.execute("INSERT INTO usage_records VALUES ('r0', 'acct', 'key', 'm', NULL, 0, 1, 2, 100, 'ok', 2, 5, 1)");
+        }
+        assertThat(appliedVersions(before)).doesNotContain("8");
+      }
+      try (Database after = scratch.open()) {
+        assertThat(appliedVersions(after)).isEqualTo(shippedVersions(TestDatabases.Kind.SQLITE));
+        assertThat(count(after, "SELECT COUNT(*) FROM ledger_entries")).isEqualTo(2);
+        assertThat(count(after, "SELECT SUM(amount) FROM ledger_entries")).isEqualTo(900);
+        assertThat(count(after, "SELECT topped_up FROM ledger_accounts WHERE account_id = 'acct'")).isEqualTo(900);
+        assertThat(count(after, "SELECT COUNT(*) FROM ledger_reservations WHERE state = 'pending'")).isEqualTo(1);
+        assertThat(count(after, "SELECT cost FROM usage_records WHERE id = 'r0'")).isEqualTo(100);
+        for (String table : List.of("ledger_accounts", "ledger_reservations", "ledger_entries", "usage_records")) {
+          assertThat(count(after, "SELECT COUNT(*) FROM sqlite_master WHERE name = '" + table + "' AND sql LIKE '%WITHOUT ROWID%'"))
+              .as(table).isEqualTo(1);
+        }
+        assertThat(count(after, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+            + " ('ledger_reservations_pending_by_expiry', 'usage_records_account_time')")).isEqualTo(2);
+        try (dev.jevons.billing.Ledger ledger = new dev.jevons.billing.Ledger(new SqlLedgerStore(after), java.time.Clock.systemUTC())) {
+          assertThat(ledger.balance("acct").toppedUpNanos()).isEqualTo(900);
+          assertThat(ledger.post("r1", 30).get(10, TimeUnit.SECONDS).status()).isEqualTo(dev.jevons.billing.SettleResult.Status.POSTED);
+        }
+        assertThat(count(after, "SELECT topped_up FROM ledger_accounts WHERE account_id = 'acct'")).isEqualTo(870);
+      }
+    }
+  }
+
+  /** A version is used by one folder only: PostgreSQL must never skip a common migration SQLite has. */
+  @org.junit.jupiter.api.Test
+  void sqlite_only_migrations_use_versions_no_common_migration_has() throws Exception {
+    List<String> sqlite = shippedVersions(TestDatabases.Kind.SQLITE);
+    assertThat(sqlite).doesNotHaveDuplicates();
+    assertThat(sqlite).containsAll(shippedVersions(TestDatabases.Kind.POSTGRESQL));
   }
 
   private static List<String> appliedVersions(Database db) throws Exception {
