@@ -23,8 +23,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -108,7 +110,11 @@ public final class BenchOverloadCommand implements Callable<Integer> {
    * One finished (or cut) request. ttft/tpot in nanoseconds; ttft -1 when no content came;
    * startNanos is when it was sent (System.nanoTime), endNanos when its last byte came.
    */
-  record Sample(int account, String outcome, long startNanos, long ttftNanos, double tpotNanos, int tokens, long endNanos) {
+  record Sample(int account, String outcome, long startNanos, long ttftNanos, double tpotNanos, int tokens, long endNanos, @Nullable String shedRule) {
+    Sample(int account, String outcome, long startNanos, long ttftNanos, double tpotNanos, int tokens, long endNanos) {
+      this(account, outcome, startNanos, ttftNanos, tpotNanos, tokens, endNanos, null);
+    }
+
     boolean shed() {
       return outcome.equals("503") || outcome.equals("429");
     }
@@ -138,7 +144,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
 
   record Row(String variant, double load, double offeredRps, int requests, double goodput, double goodputShare,
       double ttftP50, double ttftP99, double shedRate, double jain, double lightP99, int cut, int errors,
-      double lateShare, FleetUse fleet, double steadyP99, double steadyLightP99) {}
+      double lateShare, FleetUse fleet, double steadyP99, double steadyLightP99, Map<String, Integer> shedRules) {}
 
   /**
    * What the simulated engines did in a step's measured window, sampled every 10 ms: output tokens
@@ -229,10 +235,10 @@ public final class BenchOverloadCommand implements Callable<Integer> {
 
   private String format(Row r) {
     return String.format(Locale.ROOT,
-        "%-6s %4.0fx offered %6.1f req/s: %5d requests, goodput %7.1f tok/s (%3.0f%%), TTFT p50 %s p99 %s s, late %.1f%%, shed %3.0f%%, Jain %.3f, light p99 %s s (steady: p99 %s, light %s), cut %d, errors %d; fleet %.1f tok/s, %.1f busy slots, engine queue %.0f%%",
+        "%-6s %4.0fx offered %6.1f req/s: %5d requests, goodput %7.1f tok/s (%3.0f%%), TTFT p50 %s p99 %s s, late %.1f%%, shed %3.0f%%, Jain %.3f, light p99 %s s (steady: p99 %s, light %s), cut %d, errors %d; fleet %.1f tok/s, %.1f busy slots, engine queue %.0f%%; shed by rule %s",
         r.variant(), r.load(), r.offeredRps(), r.requests(), r.goodput(), 100 * r.goodputShare(), secs(r.ttftP50()), secs(r.ttftP99()),
         100 * r.lateShare(), 100 * r.shedRate(), r.jain(), secs(r.lightP99()), secs(r.steadyP99()), secs(r.steadyLightP99()), r.cut(), r.errors(),
-        r.fleet().tokensPerSecond(), r.fleet().busySlots(), 100 * r.fleet().engineQueuedShare());
+        r.fleet().tokensPerSecond(), r.fleet().busySlots(), 100 * r.fleet().engineQueuedShare(), r.shedRules());
   }
 
   /** Where requests go: the replicas in turn, or one Jevons. */
@@ -450,8 +456,8 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         in.close();
       }
       if (res.statusCode() != 200) {
-        in.readAllBytes();
-        return new Sample(account, String.valueOf(res.statusCode()), t0, -1, Double.NaN, 0, System.nanoTime());
+        String error = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        return new Sample(account, String.valueOf(res.statusCode()), t0, -1, Double.NaN, 0, System.nanoTime(), shedRule(error));
       }
       BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
       for (String line = reader.readLine(); line != null; line = reader.readLine()) {
@@ -464,7 +470,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
         if (line.contains("\"error\"")) {
           // An error after a 200 (waited, then shed at the queue deadline; or an upstream failure).
           String outcome = line.contains("server_overloaded") ? "503" : line.contains("rate_limit") ? "429" : "error";
-          return new Sample(account, first < 0 ? outcome : "error", t0, first < 0 ? -1 : first - t0, Double.NaN, chunks, System.nanoTime());
+          return new Sample(account, first < 0 ? outcome : "error", t0, first < 0 ? -1 : first - t0, Double.NaN, chunks, System.nanoTime(), shedRule(line));
         }
         if (line.contains("\"content\":\"") && !line.contains("\"content\":\"\"")) {
           long now = System.nanoTime();
@@ -511,6 +517,29 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * Which admission rule refused a request, from the error message (every rejection names its
+   * limit): the limit (a standing queue's target, the queue deadline, a full queue, displacement,
+   * expiry while waiting, a rate limit) and, for a predicted wait, what set the prediction (the
+   * slot it would take, or the work ahead of it under fair sharing). A shed rate alone does not
+   * say which rule to look at.
+   */
+  static String shedRule(String message) {
+    String limit =
+        message.contains("a standing queue is held to") ? "standing"
+            : message.contains("exceeds the queue deadline") ? "deadline"
+            : message.contains("queue full") ? "full"
+            : message.contains("displaced") ? "displaced"
+            : message.contains("did not start within") ? "expired"
+            : message.contains("rate_limit") ? "rate-limit"
+            : "other";
+    String cause =
+        message.contains("the slot this request would take") ? "/slot"
+            : message.contains("ahead of this request under fair sharing") ? "/ahead"
+            : "";
+    return limit + cause;
+  }
+
   private Row summarize(String variant, double load, double rps, List<Sample> samples, double capacityTps, long[] window, FleetUse use) {
     long ttftLimit = (long) (ttftTarget / timeScale * 1e9);
     double tpotLimit = tpotTarget / timeScale * 1e9;
@@ -524,9 +553,11 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     int errors = 0;
     int admitted = 0;
     int late = 0;
+    Map<String, Integer> shedRules = new TreeMap<>();
     for (Sample s : samples) {
       if (s.shed()) {
         shed++;
+        shedRules.merge(s.shedRule() == null ? "unknown" : s.shedRule(), 1, Integer::sum);
       } else if (s.outcome().equals("cut")) {
         cut++;
       } else if (s.outcome().equals("error")) {
@@ -561,7 +592,7 @@ public final class BenchOverloadCommand implements Callable<Integer> {
     double jain = squares == 0 ? Double.NaN : sum * sum / ((ACCOUNTS - 1) * squares);
     return new Row(variant, load, rps, samples.size(), good, good / capacityTps, percentile(ttfts, 0.50), percentile(ttfts, 0.99),
         samples.isEmpty() ? 0 : (double) shed / samples.size(), jain, percentile(lightTtfts, 0.99), cut, errors,
-        admitted == 0 ? 0 : (double) late / admitted, use, percentile(steadyTtfts, 0.99), percentile(steadyLightTtfts, 0.99));
+        admitted == 0 ? 0 : (double) late / admitted, use, percentile(steadyTtfts, 0.99), percentile(steadyLightTtfts, 0.99), shedRules);
   }
 
   private static double percentile(List<Long> values, double p) {

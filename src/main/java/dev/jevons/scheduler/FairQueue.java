@@ -60,13 +60,20 @@ public final class FairQueue {
   private long queuedTokens;
   private int queuedTickets;
   private long seq;
-  /** Per lane key: the accounts that asked for service in it lately, for the GPS floor's weight. */
-  private final Map<String, Active> active = new HashMap<>();
+  /** Per lane key: what each account asked for lately and what the lane was served, for the GPS floor's weight. */
+  private final Map<String, Demand> demand = new HashMap<>();
 
-  /** How long an account that asked for service still counts as competing for its lane. */
-  static final long ACTIVE_NANOS = 2_000_000_000L;
-  /** At most this many recently active accounts are remembered per lane (the oldest go first). */
-  static final int MAX_ACTIVE_ACCOUNTS = 100_000;
+  /**
+   * The time constant of the demand rates: what an account asked for (and what a lane was served)
+   * counts with weight e^(-age / this), so a rate is measured over about the last 2 s.
+   */
+  static final long DEMAND_NANOS = 2_000_000_000L;
+  /** An account that has not asked for this long is forgotten: its rate is under 2% of one request per 2 s. */
+  static final long FORGET_NANOS = 4 * DEMAND_NANOS;
+  /** The water-filled weight is recomputed at most this often (and whenever an account joins or leaves). */
+  static final long REFRESH_NANOS = 10_000_000L;
+  /** At most this many recently asking accounts are remembered per lane (the least recent go first). */
+  static final int MAX_DEMAND_ACCOUNTS = 100_000;
 
   public FairQueue(LongSupplier nanoTime, long maxQueuedTokens, int maxTickets) {
     this.nanoTime = nanoTime;
@@ -81,8 +88,6 @@ public final class FairQueue {
     final TreeSet<Account> accounts = new TreeSet<>(Account.BY_COUNTER);
     final Map<Account, Backlog> tickets = new HashMap<>();
     long tokens;
-    /** Sum of the backlogged accounts' weights: their shares of this lane's service. */
-    double weight;
 
     Lane(String model, int band) {
       this.model = model;
@@ -91,52 +96,130 @@ public final class FairQueue {
   }
 
   /**
-   * The accounts that asked for service in a lane within {@link #ACTIVE_NANOS}, least recent
-   * first, with the sum of their weights: the band's weight in the GPS floor of {@link
-   * #tokensAheadOf}. Admission keeps queues short, so under overload most competing accounts are
-   * between requests at any instant, and the backlogged ones alone under-state how many will
-   * take a turn before a new request's start tag.
+   * The demand on one lane, for the weight of the GPS floor in {@link #tokensAheadOf}: each
+   * account's rate of asking (admitted or refused, in VTC cost per second) and the lane's rate of
+   * service (cost dispatched per second), both exponentially decaying sums with time constant
+   * {@link #DEMAND_NANOS}.
+   *
+   * <p>The weight is water-filled (max-min fairness, as GPS itself shares): an account that asks
+   * for less than its fair share of the service receives only what it asks for and counts as the
+   * fraction of a full weight that its demand is of the fair level; the service it leaves is
+   * shared by the others, who count at full weight. Counting every account that asked lately at
+   * full weight (branch {@code admission}) made a light account asking 5% of the fleet hold a
+   * tenth of it in the estimate: at exactly the fleet's capacity the heavy account, asking half,
+   * was predicted to wait as if it got a tenth, and was refused (docs/BENCHMARKS.md, session 4).
+   * Under overload every account asks for more than its share and all count in full, as before.
+   *
+   * <p>Rates decay together, so their ratios, and the weight, need no decay of their own between
+   * asks. The weight is recomputed (a sort of the lane's accounts by demand per weight) when an
+   * account joins or leaves, and otherwise at most every {@link #REFRESH_NANOS}, so an arrival
+   * costs O(1) amortized however many accounts ask.
    */
-  private static final class Active {
-    private static final class Seen {
+  private static final class Demand {
+    private static final class Asked {
       long nanos;
       double weight;
+      /** Cost asked for, decayed to {@code nanos}. */
+      double cost;
     }
 
-    final java.util.LinkedHashMap<String, Seen> byAccount = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    final java.util.LinkedHashMap<String, Asked> byAccount = new java.util.LinkedHashMap<>(16, 0.75f, true);
+    /** Cost dispatched from the lane, decayed to {@code servedNanos}. */
+    double served;
+    long servedNanos;
     double weight;
+    long weightNanos;
+    boolean stale = true;
 
-    void touch(String accountId, double w, long now) {
-      Seen e = byAccount.get(accountId);
+    static double decayed(double value, long ageNanos) {
+      return ageNanos <= 0 ? value : value * Math.exp(-(double) ageNanos / DEMAND_NANOS);
+    }
+
+    void asked(String accountId, double w, long cost, long now) {
+      forget(now);
+      Asked e = byAccount.get(accountId);
       if (e == null) {
-        if (byAccount.size() >= MAX_ACTIVE_ACCOUNTS) {
+        if (byAccount.size() >= MAX_DEMAND_ACCOUNTS) {
           var eldest = byAccount.entrySet().iterator();
-          weight -= eldest.next().getValue().weight;
+          eldest.next();
           eldest.remove();
         }
-        e = new Seen();
+        e = new Asked();
         byAccount.put(accountId, e);
-      } else {
-        weight -= e.weight;
+        stale = true;
       }
+      e.cost = decayed(e.cost, now - e.nanos) + cost;
       e.nanos = now;
       e.weight = w;
-      weight += w;
     }
 
-    double weight(long now) {
+    void served(long cost, long now) {
+      served = decayed(served, now - servedNanos) + cost;
+      servedNanos = now;
+    }
+
+    boolean knows(String accountId) {
+      return byAccount.containsKey(accountId);
+    }
+
+    private void forget(long now) {
       for (var it = byAccount.values().iterator(); it.hasNext(); ) {
-        Seen e = it.next();
-        if (now - e.nanos < ACTIVE_NANOS) {
+        if (now - it.next().nanos < FORGET_NANOS) {
           break;
         }
-        weight -= e.weight;
         it.remove();
+        stale = true;
       }
-      if (byAccount.isEmpty()) {
-        weight = 0;
+    }
+
+    /** The water-filled weight of the accounts that asked lately (see the class comment). */
+    double weight(long now) {
+      forget(now);
+      if (stale || now - weightNanos >= REFRESH_NANOS) {
+        weight = waterFilled(now);
+        weightNanos = now;
+        stale = false;
       }
       return weight;
+    }
+
+    private double waterFilled(long now) {
+      int n = byAccount.size();
+      double[][] byRatio = new double[n][];
+      double asked = 0;
+      double total = 0;
+      int i = 0;
+      for (Asked e : byAccount.values()) {
+        double d = decayed(e.cost, now - e.nanos);
+        byRatio[i++] = new double[] {d / e.weight, d, e.weight};
+        asked += d;
+        total += e.weight;
+      }
+      double service = decayed(served, now - servedNanos);
+      if (n == 0 || !(service > 0)) {
+        // Nothing served lately: no fair level to measure, so every account counts in full.
+        return total;
+      }
+      java.util.Arrays.sort(byRatio, Comparator.comparingDouble((double[] x) -> x[0]));
+      if (asked <= service) {
+        // The lane is not short: every account gets what it asks; the fair level is the largest ask.
+        double level = byRatio[n - 1][0];
+        return level > 0 ? asked / level : total;
+      }
+      // Raise the level until the service is used up: accounts below it are satisfied.
+      double left = service;
+      double capped = total;
+      double satisfied = 0;
+      for (double[] x : byRatio) {
+        if (x[1] > x[2] * left / capped) {
+          break;
+        }
+        left -= x[1];
+        capped -= x[2];
+        satisfied += x[1];
+      }
+      double level = left / capped;
+      return capped + (level > 0 ? satisfied / level : 0);
     }
   }
 
@@ -149,12 +232,6 @@ public final class FairQueue {
     final ArrayDeque<Ticket> tickets = new ArrayDeque<>();
     long tokens;
     double cost;
-    /** The account's weight in the lane, from its first ticket; added to and removed from the lane's. */
-    final double weight;
-
-    Backlog(double weight) {
-      this.weight = weight;
-    }
 
     void add(Ticket t) {
       tickets.addLast(t);
@@ -197,14 +274,17 @@ public final class FairQueue {
   }
 
   /**
-   * Records that an account asked for service (admitted or not): for a while it counts toward its
-   * band's weight in the GPS floor of {@link #tokensAheadOf}, backlogged or not.
+   * Records that an account asked for service (admitted or not): its rate of asking sets its
+   * weight in the GPS floor of {@link #tokensAheadOf}, backlogged or not. Every arrival should be
+   * recorded, refused ones too: an account refused because it asks for more than its share must
+   * still count as asking for more.
    */
   public synchronized void asked(TicketSpec spec) {
-    long now = nanoTime.getAsLong();
-    Active a = active.computeIfAbsent(spec.model() + '\u0000' + spec.band(), k -> new Active());
-    a.touch(spec.accountId(), spec.weight(), now);
-    a.weight(now);
+    demandOn(spec.model(), spec.band()).asked(spec.accountId(), spec.weight(), spec.promptTokens() + 2 * spec.maxOutputTokens(), nanoTime.getAsLong());
+  }
+
+  private Demand demandOn(String model, int band) {
+    return demand.computeIfAbsent(model + '\u0000' + band, k -> new Demand());
   }
 
   /** Adds a ticket, or returns it already SHED (with the reason) when it cannot be queued. */
@@ -227,8 +307,7 @@ public final class FairQueue {
     Lane lane = lanes.computeIfAbsent(laneKey, k -> new Lane(spec.model(), spec.band()));
     Backlog q = lane.tickets.get(a);
     if (q == null) {
-      q = new Backlog(t.weight);
-      lane.weight += q.weight;
+      q = new Backlog();
       lane.tickets.put(a, q);
       lane.accounts.add(a);
       a.lanes.add(lane);
@@ -370,8 +449,10 @@ public final class FairQueue {
       return null;
     }
     remove(t);
-    t.dispatch(slot, nanoTime.getAsLong());
+    long now = nanoTime.getAsLong();
+    t.dispatch(slot, now);
     charge(bestAccount, t.costTokens() / t.weight);
+    demandOn(best.model, best.band).served(t.costTokens(), now);
     return t;
   }
 
@@ -476,7 +557,6 @@ public final class FairQueue {
     }
     a.queued--;
     if (q.tickets.isEmpty()) {
-      lane.weight = lane.tickets.size() == 1 ? 0 : lane.weight - q.weight;
       lane.tickets.remove(a);
       lane.accounts.remove(a);
       a.lanes.remove(lane);
@@ -498,19 +578,18 @@ public final class FairQueue {
    * visits at most the lane's accounts. Fluid approximation: an account's backlog is taken to be
    * served evenly in counter terms, so a partial backlog counts in proportion.
    *
-   * <p>At least the GPS estimate with sustained demand: the ticket starts when the band's virtual
-   * time (its smallest backlogged counter) reaches the ticket's start tag (its account's lifted
-   * counter plus its own backlog), and until then every competing account gets that much service
-   * per unit of weight, from what it has queued now or sends later. Competing: backlogged now, or
-   * asked for service ({@link #asked}) within {@link #ACTIVE_NANOS}; under overload admission
-   * keeps queues so short that most competing accounts are between requests at any instant, and
-   * counting only the backlogged ones let a request in that then waited for theirs (branch
-   * {@code admission}, docs/BENCHMARKS.md). It over-estimates when those accounts have in fact
-   * gone quiet. The first estimate alone
-   * counts only what the others have queued now, which under admission control is little, and
-   * misses their later requests that VTC will serve first: a request would be admitted on a short
-   * prediction and then wait behind other accounts' next requests. For an account's own backlog
-   * this is its backlog over its share of the band.
+   * <p>At least the GPS estimate: the ticket starts when the band's virtual time (its smallest
+   * backlogged counter) reaches the ticket's start tag (its account's lifted counter plus its own
+   * backlog), and until then every competing account gets that much service per unit of weight,
+   * from what it has queued now or sends later, or, if it asks for less, what it asks for
+   * ({@link Demand}: the weight is water-filled on the accounts' measured rates of asking, {@link
+   * #asked}). The first estimate alone counts only what the others have queued now, which under
+   * admission control is little, and misses their later requests that VTC will serve first: a
+   * request would be admitted on a short prediction and then wait behind other accounts' next
+   * requests (branch {@code admission}, docs/BENCHMARKS.md). The floor over-estimates when the
+   * others are about to go quiet, and under-estimates when a quiet account is about to ask for
+   * more. The request's own account counts in full if {@link #asked} did not record it. For an account's own backlog this is its backlog
+   * over its share of the band.
    */
   public synchronized long tokensAheadOf(TicketSpec spec) {
     long sum = 0;
@@ -542,10 +621,8 @@ public final class FairQueue {
         fluid += (long) (b.tokens * ((finish - x.counter) / b.cost));
       }
     }
-    Account a = accounts.get(spec.accountId());
-    boolean inLane = a != null && own.tickets.containsKey(a);
-    Active recent = active.get(spec.model() + '\u0000' + spec.band());
-    double laneWeight = Math.max(own.weight + (inLane ? 0 : spec.weight()), recent == null ? 0 : recent.weight(nanoTime.getAsLong()));
+    Demand lately = demandOn(spec.model(), spec.band());
+    double laneWeight = lately.weight(nanoTime.getAsLong()) + (lately.knows(spec.accountId()) ? 0 : spec.weight());
     double startTag = finish - cost / spec.weight();
     double virtualTime = own.accounts.first().counter;
     // Counter units to queued tokens at this request's own mix of prompt and output.
@@ -641,10 +718,6 @@ public final class FairQueue {
           throw new IllegalStateException("an account's backlog totals drifted");
         }
         laneTokens += backlogTokens;
-      }
-      double laneWeight = l.tickets.values().stream().mapToDouble(b -> b.weight).sum();
-      if (Math.abs(laneWeight - l.weight) > 1e-6 * Math.max(1, laneWeight)) {
-        throw new IllegalStateException("lane weight drifted");
       }
       if (laneTokens != l.tokens) {
         throw new IllegalStateException("lane token total drifted");

@@ -17,6 +17,12 @@ class FairQueueTest {
     return new TicketSpec(account, 1.0, band, "m", prompt, output, 600 * SEC);
   }
 
+  /** A request arriving as {@link Admission} enqueues it: its demand recorded, then queued. */
+  Ticket arrive(TicketSpec spec) {
+    queue.asked(spec);
+    return queue.enqueue(spec);
+  }
+
   Ticket take() {
     return queue.dispatchNext(Set.of("m"), t -> "slot");
   }
@@ -111,10 +117,55 @@ class FairQueueTest {
       queue.asked(spec(other, 1, 50, 50));
     }
     assertThat(queue.tokensAheadOf(next)).isEqualTo(500);
-    // Silent for the window, they no longer count; "x" still does, as it is backlogged.
-    now.addAndGet(FairQueue.ACTIVE_NANOS);
+    // Silent for long enough, they are forgotten; "a" and "x", asking again, still count.
+    now.addAndGet(FairQueue.FORGET_NANOS);
+    queue.asked(spec("x", 1, 50, 50));
+    queue.asked(next);
     assertThat(queue.tokensAheadOf(next)).isEqualTo(200);
     queue.checkInvariants();
+  }
+
+  /**
+   * At one instant (no decay): 19 requests of cost 300 served, 10 of "heavy" and one of each of
+   * nine light accounts, which asked for {@code lightAsks} each (the rest refused); then "heavy"
+   * queues 3 more and "l1" one more.
+   */
+  void heavyAskingHalfAndNineLightAccounts(int lightAsks) {
+    for (int i = 0; i < 10; i++) {
+      arrive(spec("heavy", 1, 100, 100));
+      take();
+    }
+    for (int l = 1; l <= 9; l++) {
+      for (int i = 1; i < lightAsks; i++) {
+        queue.asked(spec("l" + l, 1, 100, 100));
+      }
+      arrive(spec("l" + l, 1, 100, 100));
+      take();
+    }
+    for (int i = 0; i < 3; i++) {
+      arrive(spec("heavy", 1, 100, 100));
+    }
+    arrive(spec("l1", 1, 100, 100));
+  }
+
+  @Test
+  void an_account_asking_below_its_fair_share_does_not_inflate_anothers_predicted_wait() {
+    heavyAskingHalfAndNineLightAccounts(1);
+    // Asked: heavy 3,900, l1 600, l2..l9 300 each (6,900) against 5,700 served. Water-filling:
+    // the light accounts get all they ask (3,000), heavy the remaining 2,700, so the light ones
+    // count as 3,000 / 2,700 of a full weight together and the band's weight is 2.11, not 10.
+    // Heavy's start tag is 900 past the band's virtual time: 900 x 2.11 x 200 / 300 = 1,266
+    // queued tokens (counting every account that asked in full, it was 6,000).
+    assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(1_266);
+    queue.checkInvariants();
+  }
+
+  @Test
+  void accounts_refused_for_asking_more_than_their_share_still_count_in_full() {
+    // The light accounts asked ten times each and were served once: each asks for more than the
+    // fair level (570 of the 5,700 served per unit of weight), so all ten count in full.
+    heavyAskingHalfAndNineLightAccounts(10);
+    assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(6_000);
   }
 
   @Test
@@ -191,10 +242,10 @@ class FairQueueTest {
   @Test
   void estimates_the_work_fair_queueing_serves_before_a_new_ticket() {
     for (int i = 0; i < 10; i++) {
-      queue.enqueue(spec("heavy", 1, 100, 100));
+      arrive(spec("heavy", 1, 100, 100));
     }
-    queue.enqueue(spec("higher", 0, 40, 10));
-    queue.enqueue(spec("lower", 2, 40, 10));
+    arrive(spec("higher", 0, 40, 10));
+    arrive(spec("lower", 2, 40, 10));
     // The higher band's 50 tokens always come first; of the heavy backlog, VTC serves one request
     // (cost 300 of 3,000) before a light newcomer; the lower band never comes first.
     assertThat(queue.tokensAheadOf(spec("light", 1, 100, 100))).isEqualTo(50 + 200);
@@ -202,7 +253,7 @@ class FairQueueTest {
     assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(50 + 2_000);
     // Once the light account is backlogged too, the heavy backlog drains at half the band's rate:
     // it counts double, though the light account has only one request queued now.
-    queue.enqueue(spec("light", 1, 100, 100));
+    arrive(spec("light", 1, 100, 100));
     assertThat(queue.tokensAheadOf(spec("heavy", 1, 100, 100))).isEqualTo(50 + 4_000);
     assertThat(queue.tokensAhead("m", 1)).isEqualTo(50 + 2_200);
   }
@@ -260,9 +311,11 @@ class FairQueueTest {
 
   @Test
   void an_account_served_ahead_of_the_band_waits_for_the_others_to_catch_up() {
-    queue.enqueue(spec("a", 1, 100, 100));
-    queue.enqueue(spec("ahead", 1, 100, 100));
-    queue.enqueue(spec("b", 1, 100, 100));
+    // "a" asked long ago and has been quiet since; "ahead" and "b" asked a moment ago.
+    arrive(spec("a", 1, 100, 100));
+    now.addAndGet(FairQueue.FORGET_NANOS);
+    arrive(spec("ahead", 1, 100, 100));
+    arrive(spec("b", 1, 100, 100));
     assertThat(List.of(take().accountId(), take().accountId())).containsExactly("a", "ahead");
     // "ahead" has had 300 counter units of service, "b" none. Before "ahead" starts again, "b"
     // gets its queued request and, if it keeps sending, another one: 2 x 200 tokens, though only
