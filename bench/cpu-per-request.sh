@@ -63,9 +63,9 @@ requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
 ticks="$(getconf CLK_TCK)"
 awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k="$((k1 - k0))" -v m="$MEASURE" \
     -v b="$b0 $b1" -v c="$c0 $c1" -v w="$w0 $w1" -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" \
-    -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" 'BEGIN {
+    -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" -v p99="$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")" 'BEGIN {
   split(b, B, " "); split(c, C, " "); split(w, W, " ");
-  printf "req/s %s  p50 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, u * 1e6 / t / r, s * 1e6 / t / r;
+  printf "req/s %s  p50 %s  p99 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, p99, u * 1e6 / t / r, s * 1e6 / t / r;
   nb = B[2] - B[1];
   if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%, committer CPU %.1f us per request\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m, k * 1e6 / t / r;
 }'

@@ -192,8 +192,14 @@ public final class Ledger implements AutoCloseable {
   /** When the first of {@link #openWaiting} arrived, and whether a batch was in flight then. */
   private long waitingSinceNanos;
   private boolean waitingArrivedWhileBusy;
-  /** Commands wait for a lingering hand-over; the committer then polls sooner than the flush deadline. */
-  private volatile boolean lingering;
+  /**
+   * When the lingering hand-over of commands that wait for a commit falls due (System.nanoTime),
+   * or 0 when none lingers: the committer sleeps until then rather than until the flush deadline.
+   * Set by {@link #step}; the committer runs a step of its own after every batch and every wait
+   * (taking the lock, not trying it), so it never sleeps on a value that a caller's step is about
+   * to change: with every client waiting for its charge, nobody else would come to hand it over.
+   */
+  private volatile long lingerUntilNanos;
   private volatile @Nullable InFlight inFlight;
   private final BlockingQueue<InFlight> handOver = new ArrayBlockingQueue<>(1);
   private volatile boolean committerStopping;
@@ -580,12 +586,19 @@ public final class Ledger implements AutoCloseable {
    * Answers whether the ledger is idle (nothing queued, open or in flight).
    */
   private boolean combine() {
+    return combine(false);
+  }
+
+  /** As {@link #combine()}; with {@code wait}, the first round waits for the lock instead of leaving. */
+  private boolean combine(boolean wait) {
     if (combiner.isHeldByCurrentThread()) {
       return false; // a future completed while combining ran this caller's code: the loop below applies it
     }
     boolean idle = false;
     for (int round = 0; round < COMBINING_ROUNDS; round++) {
-      if (!combiner.tryLock()) {
+      if (round == 0 && wait) {
+        combiner.lock();
+      } else if (!combiner.tryLock()) {
         return false;
       }
       List<Runnable> given;
@@ -665,7 +678,7 @@ public final class Ledger implements AutoCloseable {
         || now - openSinceNanos >= flushAfterNanos)) {
       handOver(clock.millis());
     }
-    lingering = inFlight == null && !openWaiting.isEmpty();
+    lingerUntilNanos = inFlight == null && !openWaiting.isEmpty() ? waitingSinceNanos + LINGER_NANOS : 0;
     return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
 
@@ -740,7 +753,9 @@ public final class Ledger implements AutoCloseable {
     while (true) {
       InFlight f;
       try {
-        f = handOver.poll(lingering ? LINGER_NANOS / 2 : flushAfterNanos, TimeUnit.NANOSECONDS);
+        long lingerUntil = lingerUntilNanos;
+        long wait = lingerUntil == 0 ? flushAfterNanos : Math.min(flushAfterNanos, Math.max(0, lingerUntil - System.nanoTime()));
+        f = handOver.poll(wait, TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
@@ -750,7 +765,7 @@ public final class Ledger implements AutoCloseable {
         if (committerStopping) {
           return;
         }
-        combine(); // the flush deadline of what is open, and anything a combiner left queued
+        combine(true); // the flush or linger deadline of what is open, and anything a combiner left queued
         continue;
       }
       try {
@@ -771,7 +786,7 @@ public final class Ledger implements AutoCloseable {
         // Answered here, so that a post's caller wakes as soon as its charge is durable.
         f.waiting.forEach(Ledger::complete);
       }
-      combine(); // finish this batch and hand over the next at once, whoever else is about
+      combine(true); // finish this batch and hand over the next at once (or linger), whoever else is about
     }
   }
 

@@ -58,6 +58,31 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
     }
   }
 
+  /**
+   * A post that arrives while a batch is being written lingers for company, but it is the
+   * committer's own business to hand it over when the linger ends: here no other caller comes, and
+   * the flush deadline is a minute away, so a post left to either would miss the 10 s bound.
+   */
+  @Test
+  void a_charge_that_lingers_is_written_without_another_caller_or_the_flush_deadline() throws Exception {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    Ledger.Options d = Ledger.Options.DEFAULTS;
+    ledger = new Ledger(gated, clock, new Ledger.Options(d.queueCapacity(), d.maxBatch(), d.maxCachedAccounts(), d.maxRememberedOutcomes(),
+        d.maxAttempts(), 60_000), Ledger.Mode.EXCLUSIVE);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r0", 1 * USD);
+    reserve("r1", 1 * USD);
+    gated.block();
+    CompletableFuture<SettleResult> first = ledger.post("r0", 1 * USD);
+    assertThat(gated.writing.await(10, TimeUnit.SECONDS)).as("the first post's commit started").isTrue();
+    CompletableFuture<SettleResult> lingering = ledger.post("r1", 1 * USD); // arrives while a batch is written
+    gated.release();
+
+    assertThat(first.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(lingering.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+  }
+
   @Test
   void holds_are_answered_while_a_commit_is_in_progress_and_posts_wait_for_theirs() throws Exception {
     GatedStore gated = new GatedStore(store);
