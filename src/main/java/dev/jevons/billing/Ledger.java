@@ -146,6 +146,13 @@ public final class Ledger implements AutoCloseable {
    */
   static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
+  /**
+   * A lingering batch is handed over early once no command has come for this long: the callers
+   * that would join it are waiting (for this very commit, in a closed loop) rather than arriving,
+   * and lingering on would only add to their wait.
+   */
+  static final long QUIET_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+
   /** At most this many rounds of combining per call, so that no caller works for others for long. */
   private static final int COMBINING_ROUNDS = 8;
 
@@ -192,6 +199,8 @@ public final class Ledger implements AutoCloseable {
   /** When the first of {@link #openWaiting} arrived, and whether a batch was in flight then. */
   private long waitingSinceNanos;
   private boolean waitingArrivedWhileBusy;
+  /** When the last command was applied (System.nanoTime); see {@link #QUIET_NANOS}. */
+  private long lastAppliedNanos;
   /**
    * When the lingering hand-over of commands that wait for a commit falls due (System.nanoTime),
    * or 0 when none lingers: the committer sleeps until then rather than until the flush deadline.
@@ -673,12 +682,14 @@ public final class Ledger implements AutoCloseable {
       openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
     }
     long now = System.nanoTime();
-    boolean waitingDue = !openWaiting.isEmpty() && (!waitingArrivedWhileBusy || now - waitingSinceNanos >= LINGER_NANOS);
+    boolean waitingDue = !openWaiting.isEmpty()
+        && (!waitingArrivedWhileBusy || now - waitingSinceNanos >= LINGER_NANOS || now - lastAppliedNanos >= QUIET_NANOS);
     if (inFlight == null && unwritten && (waitingDue || openCommands >= options.maxBatch() || closed
         || now - openSinceNanos >= flushAfterNanos)) {
       handOver(clock.millis());
     }
-    lingerUntilNanos = inFlight == null && !openWaiting.isEmpty() ? waitingSinceNanos + LINGER_NANOS : 0;
+    lingerUntilNanos = inFlight == null && !openWaiting.isEmpty()
+        ? Math.min(waitingSinceNanos + LINGER_NANOS, Math.max(now, lastAppliedNanos) + QUIET_NANOS) : 0;
     return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
 
@@ -717,6 +728,7 @@ public final class Ledger implements AutoCloseable {
         openSinceNanos = System.nanoTime();
       }
       openCommands++;
+      lastAppliedNanos = System.nanoTime();
       if (c instanceof Reserve || c instanceof Extend || c instanceof Read) {
         answer(c);
       } else {
