@@ -650,6 +650,7 @@ public final class Ledger implements AutoCloseable {
 
   /** One round of the exclusive ledger's work; holds {@link #combiner}. */
   private boolean step() {
+    lingerUntilNanos = 0; // set again below when commands linger; not on the early returns (the committer must not spin)
     InFlight f = inFlight;
     if (f != null && f.done) {
       inFlight = null;
@@ -689,7 +690,7 @@ public final class Ledger implements AutoCloseable {
       handOver(clock.millis());
     }
     lingerUntilNanos = inFlight == null && !openWaiting.isEmpty()
-        ? Math.min(waitingSinceNanos + LINGER_NANOS, Math.max(now, lastAppliedNanos) + QUIET_NANOS) : 0;
+        ? Math.min(waitingSinceNanos + LINGER_NANOS, lastAppliedNanos + QUIET_NANOS) : 0;
     return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
 

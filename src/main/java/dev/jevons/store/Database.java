@@ -168,6 +168,15 @@ public final class Database implements AutoCloseable {
   }
 
   /**
+   * Has the pool drop {@code connection} (borrowed from it) instead of lending it again: for a
+   * connection whose state is unknown after a failure, such as one that may still be inside a
+   * transaction in SQLite's auto-commit mode, which the pool's reset would not roll back.
+   */
+  void discard(Connection connection) {
+    pool.evictConnection(connection); // closes it at once; closing the proxy too would hand the entry back
+  }
+
+  /**
    * Claims {@code name} on this database for this process until the claim is closed; see {@link
    * Claims}. Answers null when another holder's claim excludes this one.
    */

@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import javax.sql.DataSource;
@@ -37,6 +38,10 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
           + " cost, outcome, created_at, duration_ms, ttft_ms";
   static final int IN_CHUNK = 500;
   static final int ROWS_PER_STATEMENT = 200;
+  /** A writer's connection idle this long is checked before its next batch. */
+  static final long WRITER_IDLE_CHECK_NANOS = TimeUnit.SECONDS.toNanos(10);
+  /** How long closing the claim waits for a batch being written before leaving the connection to the pool's close. */
+  static final long WRITER_CLOSE_WAIT_SECONDS = 10;
 
   private static final String RESERVATION_COLUMNS =
       "id, account_id, state, original_hold, hold, posted, original_expires_at, expires_at, created_at, updated_at";
@@ -168,12 +173,21 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
   @Override
   public void write(Batch batch) {
     if (!writerLock.tryLock()) {
-      try (Writer other = new Writer()) {
+      Writer other = new Writer();
+      boolean written = false;
+      try {
         other.write(batch);
+        written = true;
+      } finally {
+        other.close(!written);
       }
       return;
     }
     try {
+      if (writer != null && !writer.usable()) {
+        writer.close(true);
+        writer = null;
+      }
       if (writer == null) {
         writer = new Writer();
       }
@@ -181,18 +195,31 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
     } catch (LedgerConflictException e) {
       throw e; // rolled back; the connection and its statements are as good as before
     } catch (RuntimeException | Error e) {
-      closeWriter(); // the connection may be broken, a statement may hold a half-built batch
+      // The connection may be broken or still in a transaction, a statement may hold a half-built
+      // batch: the pool drops the connection rather than lend it to anyone else.
+      if (writer != null) {
+        writer.close(true);
+        writer = null;
+      }
       throw e;
     } finally {
       writerLock.unlock();
     }
   }
 
+  /** Gives the writer's connection back; waits a bounded time for a write in progress. */
   private void closeWriter() {
-    writerLock.lock();
+    try {
+      if (!writerLock.tryLock(WRITER_CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        return; // a write is stuck (in the database): it closes nothing; the pool's close will
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
     try {
       if (writer != null) {
-        writer.close();
+        writer.close(false);
         writer = null;
       }
     } finally {
@@ -206,23 +233,46 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
    * would begin the next transaction at once after a commit, and an IMMEDIATE one held between
    * batches would lock every other writer out.
    */
-  private final class Writer implements AutoCloseable {
+  private final class Writer {
     private final Connection connection;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private final boolean sqlite = database.dialect() == Dialect.SQLITE;
+    private long lastUsedNanos = System.nanoTime();
 
     Writer() {
+      Connection c = null;
       try {
-        connection = dataSource.getConnection();
+        c = dataSource.getConnection();
         if (!sqlite) {
-          connection.setAutoCommit(false);
+          c.setAutoCommit(false);
         }
       } catch (SQLException e) {
+        if (c != null) {
+          database.discard(c);
+        }
         throw failure("open the ledger writer's connection", e);
+      }
+      connection = c;
+    }
+
+    /**
+     * Whether the connection can still be used: after an idle spell it is checked first (a
+     * PostgreSQL server restarted, or a network path that drops idle connections), as the pool
+     * would check it on lending; a connection in use is never checked by the pool.
+     */
+    boolean usable() {
+      if (System.nanoTime() - lastUsedNanos < WRITER_IDLE_CHECK_NANOS) {
+        return true;
+      }
+      try {
+        return connection.isValid(2);
+      } catch (SQLException e) {
+        return false;
       }
     }
 
     void write(Batch batch) {
+      lastUsedNanos = System.nanoTime();
       try {
         if (sqlite) {
           statement("BEGIN IMMEDIATE").execute();
@@ -270,12 +320,16 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       return connection.prepareStatement(sql);
     }
 
-    @Override
-    public void close() {
+    /** Gives the connection back to the pool, or, when {@code broken}, has the pool drop it. */
+    void close(boolean broken) {
+      if (broken) {
+        database.discard(connection);
+        return;
+      }
       try {
         connection.close(); // closes the statements; Hikari takes the connection back
       } catch (SQLException e) {
-        // The pool evicts a connection it cannot reset.
+        database.discard(connection);
       }
     }
   }

@@ -94,6 +94,41 @@ class LedgerClaimTest {
     }
   }
 
+  /**
+   * A batch that fails in the database (here a reused reservation id, which {@code reserveNew}
+   * promises never happens, breaks the unique key) has the pool drop the writer's connection, so
+   * no half-finished transaction is lent to anyone; the next batch gets a fresh one and succeeds,
+   * and other writers are not locked out.
+   */
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void a_failed_batch_drops_the_writers_connection_and_the_next_batch_succeeds(TestDatabases.Kind kind, @TempDir Path dir)
+      throws Exception {
+    try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir);
+        Database db = scratch.open()) {
+      SqlLedgerStore store = new SqlLedgerStore(db);
+      try (Ledger first = new Ledger(store, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+        first.credit("c1", "acct", CreditKind.TOPPED_UP, 1_000_000L, null).get(10, TimeUnit.SECONDS);
+        first.reserveNew("r1", "acct", 1_000L, Duration.ofMinutes(1)).get(10, TimeUnit.SECONDS);
+        assertThat(first.post("r1", 100L).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+      }
+      try (Ledger again = new Ledger(store, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+        again.reserveNew("r1", "acct", 1_000L, Duration.ofMinutes(1)).get(10, TimeUnit.SECONDS); // answered from memory
+        assertThatThrownBy(() -> again.post("r1", 100L).get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(LedgerUnavailableException.class);
+
+        again.reserveNew("r2", "acct", 1_000L, Duration.ofMinutes(1)).get(10, TimeUnit.SECONDS);
+        assertThat(again.post("r2", 200L).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+        try (Connection other = db.dataSource().getConnection(); Statement s = other.createStatement()) {
+          s.setQueryTimeout(2);
+          s.execute("UPDATE ledger_accounts SET updated_at = updated_at WHERE account_id = 'nobody'");
+        }
+        assertThat(again.balance("acct").toppedUpNanos()).isEqualTo(1_000_000L - 100L - 200L);
+      }
+      var pool = ((com.zaxxer.hikari.HikariDataSource) db.dataSource()).getHikariPoolMXBean();
+      assertThat(pool.getActiveConnections()).as("nothing kept after close").isZero();
+    }
+  }
+
   @Test
   void an_exclusive_ledger_whose_postgres_session_ends_takes_its_claim_again() throws Exception {
     try (TestDatabases.Scratch scratch = TestDatabases.scratchPostgres();
