@@ -136,23 +136,6 @@ public final class Ledger implements AutoCloseable {
 
   private static final long CLAIM_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
 
-  /**
-   * Exclusive mode: how long commands that wait for a commit (posts, voids, credits) and arrived
-   * while a batch was being written may be kept open for more to join them. Under load the
-   * committer would otherwise write as soon as it is free, in batches of a handful of requests,
-   * each paying the commit's fixed cost (its fsync and WAL pages): measured, most of the
-   * committer's CPU per billed request. A command arriving at an idle committer is written at
-   * once, so a lone caller never waits for this.
-   */
-  static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
-
-  /**
-   * A lingering batch is handed over early once no command has come for this long: the callers
-   * that would join it are waiting (for this very commit, in a closed loop) rather than arriving,
-   * and lingering on would only add to their wait.
-   */
-  static final long QUIET_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
-
   /** At most this many rounds of combining per call, so that no caller works for others for long. */
   private static final int COMBINING_ROUNDS = 8;
 
@@ -196,19 +179,6 @@ public final class Ledger implements AutoCloseable {
   private int openCommands;
   /** System.nanoTime() of the open batch's first change (real time, whatever the ledger's clock). */
   private long openSinceNanos;
-  /** When the first of {@link #openWaiting} arrived, and whether a batch was in flight then. */
-  private long waitingSinceNanos;
-  private boolean waitingArrivedWhileBusy;
-  /** When the last command was applied (System.nanoTime); see {@link #QUIET_NANOS}. */
-  private long lastAppliedNanos;
-  /**
-   * When the lingering hand-over of commands that wait for a commit falls due (System.nanoTime),
-   * or 0 when none lingers: the committer sleeps until then rather than until the flush deadline.
-   * Set by {@link #step}; the committer runs a step of its own after every batch and every wait
-   * (taking the lock, not trying it), so it never sleeps on a value that a caller's step is about
-   * to change: with every client waiting for its charge, nobody else would come to hand it over.
-   */
-  private volatile long lingerUntilNanos;
   private volatile @Nullable InFlight inFlight;
   private final BlockingQueue<InFlight> handOver = new ArrayBlockingQueue<>(1);
   private volatile boolean committerStopping;
@@ -598,7 +568,11 @@ public final class Ledger implements AutoCloseable {
     return combine(false);
   }
 
-  /** As {@link #combine()}; with {@code wait}, the first round waits for the lock instead of leaving. */
+  /**
+   * As {@link #combine()}; with {@code wait}, the first round waits for the lock instead of
+   * leaving. The committer waits, so that after each batch and each wait it takes a step of its
+   * own and the next batch goes out even when every caller is waiting for its charge.
+   */
   private boolean combine(boolean wait) {
     if (combiner.isHeldByCurrentThread()) {
       return false; // a future completed while combining ran this caller's code: the loop below applies it
@@ -650,7 +624,6 @@ public final class Ledger implements AutoCloseable {
 
   /** One round of the exclusive ledger's work; holds {@link #combiner}. */
   private boolean step() {
-    lingerUntilNanos = 0; // set again below when commands linger; not on the early returns (the committer must not spin)
     InFlight f = inFlight;
     if (f != null && f.done) {
       inFlight = null;
@@ -682,15 +655,10 @@ public final class Ledger implements AutoCloseable {
     if (!unwritten) {
       openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
     }
-    long now = System.nanoTime();
-    boolean waitingDue = !openWaiting.isEmpty()
-        && (!waitingArrivedWhileBusy || now - waitingSinceNanos >= LINGER_NANOS || now - lastAppliedNanos >= QUIET_NANOS);
-    if (inFlight == null && unwritten && (waitingDue || openCommands >= options.maxBatch() || closed
-        || now - openSinceNanos >= flushAfterNanos)) {
+    if (inFlight == null && unwritten && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
+        || System.nanoTime() - openSinceNanos >= flushAfterNanos)) {
       handOver(clock.millis());
     }
-    lingerUntilNanos = inFlight == null && !openWaiting.isEmpty()
-        ? Math.min(waitingSinceNanos + LINGER_NANOS, lastAppliedNanos + QUIET_NANOS) : 0;
     return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
 
@@ -729,14 +697,9 @@ public final class Ledger implements AutoCloseable {
         openSinceNanos = System.nanoTime();
       }
       openCommands++;
-      lastAppliedNanos = System.nanoTime();
       if (c instanceof Reserve || c instanceof Extend || c instanceof Read) {
         answer(c);
       } else {
-        if (openWaiting.isEmpty()) {
-          waitingSinceNanos = System.nanoTime();
-          waitingArrivedWhileBusy = inFlight != null;
-        }
         openWaiting.add(c);
       }
     }
@@ -766,9 +729,9 @@ public final class Ledger implements AutoCloseable {
     while (true) {
       InFlight f;
       try {
-        long lingerUntil = lingerUntilNanos;
-        long wait = lingerUntil == 0 ? flushAfterNanos : Math.min(flushAfterNanos, Math.max(0, lingerUntil - System.nanoTime()));
-        f = handOver.poll(wait, TimeUnit.NANOSECONDS);
+        // Commands left queued by a combiner that ran out of rounds (their callers found the lock
+        // taken and went on waiting) are applied now, not at the flush deadline.
+        f = handOver.poll(queue.isEmpty() ? flushAfterNanos : 0, TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
@@ -778,7 +741,7 @@ public final class Ledger implements AutoCloseable {
         if (committerStopping) {
           return;
         }
-        combine(true); // the flush or linger deadline of what is open, and anything a combiner left queued
+        combine(true); // the flush deadline of what is open, and anything a combiner left queued
         continue;
       }
       try {
@@ -799,7 +762,7 @@ public final class Ledger implements AutoCloseable {
         // Answered here, so that a post's caller wakes as soon as its charge is durable.
         f.waiting.forEach(Ledger::complete);
       }
-      combine(true); // finish this batch and hand over the next at once (or linger), whoever else is about
+      combine(true); // finish this batch and hand over the next at once, whoever else is about
     }
   }
 

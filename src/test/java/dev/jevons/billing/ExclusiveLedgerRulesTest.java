@@ -59,12 +59,12 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
   }
 
   /**
-   * A post that arrives while a batch is being written lingers for company, but it is the
-   * committer's own business to hand it over when the linger ends: here no other caller comes, and
-   * the flush deadline is a minute away, so a post left to either would miss the 10 s bound.
+   * A post that arrives while a batch is being written goes out when that batch is through, by
+   * the committer's own doing: here no other caller comes, and the flush deadline is a minute
+   * away, so a post left to either would miss the 10 s bound.
    */
   @Test
-  void a_charge_that_lingers_is_written_without_another_caller_or_the_flush_deadline() throws Exception {
+  void a_charge_arriving_during_a_commit_is_written_next_without_another_caller_or_the_flush_deadline() throws Exception {
     GatedStore gated = new GatedStore(store);
     ledger.close();
     Ledger.Options d = Ledger.Options.DEFAULTS;
@@ -76,11 +76,11 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
     gated.block();
     CompletableFuture<SettleResult> first = ledger.post("r0", 1 * USD);
     assertThat(gated.writing.await(10, TimeUnit.SECONDS)).as("the first post's commit started").isTrue();
-    CompletableFuture<SettleResult> lingering = ledger.post("r1", 1 * USD); // arrives while a batch is written
+    CompletableFuture<SettleResult> next = ledger.post("r1", 1 * USD); // arrives while a batch is written
     gated.release();
 
     assertThat(first.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
-    assertThat(lingering.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(next.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
   }
 
   @Test
