@@ -65,11 +65,7 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
    */
   @Test
   void a_charge_arriving_during_a_commit_is_written_next_without_another_caller_or_the_flush_deadline() throws Exception {
-    GatedStore gated = new GatedStore(store);
-    ledger.close();
-    Ledger.Options d = Ledger.Options.DEFAULTS;
-    ledger = new Ledger(gated, clock, new Ledger.Options(d.queueCapacity(), d.maxBatch(), d.maxCachedAccounts(), d.maxRememberedOutcomes(),
-        d.maxAttempts(), 60_000), Ledger.Mode.EXCLUSIVE);
+    GatedStore gated = gatedWithFlushAfterAMinute();
     credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
     reserve("r0", 1 * USD);
     reserve("r1", 1 * USD);
@@ -81,6 +77,16 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
 
     assertThat(first.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
     assertThat(next.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+  }
+
+  /** Replaces the ledger by one on a gated store whose open batch is flushed only after a minute. */
+  private GatedStore gatedWithFlushAfterAMinute() {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    Ledger.Options d = Ledger.Options.DEFAULTS;
+    ledger = new Ledger(gated, clock, new Ledger.Options(d.queueCapacity(), d.maxBatch(), d.maxCachedAccounts(), d.maxRememberedOutcomes(),
+        d.maxAttempts(), 60_000), Ledger.Mode.EXCLUSIVE);
+    return gated;
   }
 
   @Test
@@ -116,12 +122,8 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
 
   @Test
   void a_young_hold_waits_for_its_post_so_that_both_are_written_once_and_versions_stay_gapless() throws Exception {
-    GatedStore gated = new GatedStore(store);
-    ledger.close();
     // Any hold younger than a minute is young here, however slow the machine.
-    Ledger.Options d = Ledger.Options.DEFAULTS;
-    ledger = new Ledger(gated, clock, new Ledger.Options(d.queueCapacity(), d.maxBatch(), d.maxCachedAccounts(), d.maxRememberedOutcomes(),
-        d.maxAttempts(), 60_000), Ledger.Mode.EXCLUSIVE);
+    GatedStore gated = gatedWithFlushAfterAMinute();
     credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
     reserve("first", 1 * USD);
     reserve("young", 1 * USD);
