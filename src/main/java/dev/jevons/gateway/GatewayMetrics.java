@@ -18,6 +18,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
@@ -27,6 +28,15 @@ import org.jspecify.annotations.Nullable;
  * series at will.
  */
 public final class GatewayMetrics {
+  /**
+   * The meters of the request path, by name and labels: registering looks a meter up by an id
+   * whose tags it sorts and copies, several times per request, where one map lookup will do.
+   * Bounded as the labels are.
+   */
+  private record Key(String meter, String a, String b, String c) {}
+
+  private final ConcurrentHashMap<Key, Counter> counters = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Key, Timer> timers = new ConcurrentHashMap<>();
   private final MeterRegistry registry;
   private final UpstreamPool pool;
   private final LoadSignals load;
@@ -187,13 +197,17 @@ public final class GatewayMetrics {
 
   void queueWait(String model, long nanos) {
     load.waited(nanos);
-    Timer.builder("jevons.queue.wait")
-        .description("Time requests waited in the fair queue before dispatch")
-        .tag("model", modelLabel(model))
-        .publishPercentileHistogram()
-        .maximumExpectedValue(Duration.ofMinutes(10))
-        .register(registry)
-        .record(nanos, TimeUnit.NANOSECONDS);
+    String label = modelLabel(model);
+    Timer t = timers.get(new Key("queue_wait", label, "", ""));
+    if (t == null) {
+      t = timers.computeIfAbsent(new Key("queue_wait", label, "", ""), k -> Timer.builder("jevons.queue.wait")
+          .description("Time requests waited in the fair queue before dispatch")
+          .tag("model", label)
+          .publishPercentileHistogram()
+          .maximumExpectedValue(Duration.ofMinutes(10))
+          .register(registry));
+    }
+    t.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public MeterRegistry registry() {
@@ -203,29 +217,39 @@ public final class GatewayMetrics {
   /** Records one finished request of any kind, including rejected ones. */
   public void request(String route, RequestRecord rec, int status, long endNanos) {
     String model = modelLabel(rec.model());
-    Counter.builder("jevons.requests")
-        .description("Requests by route, model and HTTP status")
-        .tag("route", route)
-        .tag("model", model)
-        .tag("status", Integer.toString(status))
-        .register(registry)
-        .increment();
-    Timer.builder("jevons.request.duration")
-        .description("Time from request arrival to the last byte")
-        .tag("route", route)
-        .tag("model", model)
-        .publishPercentileHistogram()
-        .maximumExpectedValue(Duration.ofMinutes(10))
-        .register(registry)
-        .record(endNanos - rec.startNanos(), TimeUnit.NANOSECONDS);
-    if (rec.firstTokenNanos() > 0) {
-      Timer.builder("jevons.time_to_first_token")
-          .description("Time from request arrival to the first token sent to the client")
+    String statusLabel = statusLabel(status);
+    Counter requests = counters.get(new Key("requests", route, model, statusLabel));
+    if (requests == null) {
+      requests = counters.computeIfAbsent(new Key("requests", route, model, statusLabel), k -> Counter.builder("jevons.requests")
+          .description("Requests by route, model and HTTP status")
+          .tag("route", route)
+          .tag("model", model)
+          .tag("status", statusLabel)
+          .register(registry));
+    }
+    requests.increment();
+    Timer duration = timers.get(new Key("duration", route, model, ""));
+    if (duration == null) {
+      duration = timers.computeIfAbsent(new Key("duration", route, model, ""), k -> Timer.builder("jevons.request.duration")
+          .description("Time from request arrival to the last byte")
+          .tag("route", route)
           .tag("model", model)
           .publishPercentileHistogram()
           .maximumExpectedValue(Duration.ofMinutes(10))
-          .register(registry)
-          .record(rec.firstTokenNanos(), TimeUnit.NANOSECONDS);
+          .register(registry));
+    }
+    duration.record(endNanos - rec.startNanos(), TimeUnit.NANOSECONDS);
+    if (rec.firstTokenNanos() > 0) {
+      Timer ttft = timers.get(new Key("ttft", model, "", ""));
+      if (ttft == null) {
+        ttft = timers.computeIfAbsent(new Key("ttft", model, "", ""), k -> Timer.builder("jevons.time_to_first_token")
+            .description("Time from request arrival to the first token sent to the client")
+            .tag("model", model)
+            .publishPercentileHistogram()
+            .maximumExpectedValue(Duration.ofMinutes(10))
+            .register(registry));
+      }
+      ttft.record(rec.firstTokenNanos(), TimeUnit.NANOSECONDS);
     }
     Usage u = rec.usage();
     if (u.totalTokens() > 0) {
@@ -246,13 +270,29 @@ public final class GatewayMetrics {
 
   private void tokens(String model, String kind, long n) {
     if (n > 0) {
-      Counter.builder("jevons.tokens")
-          .description("Tokens by model and kind")
-          .tag("model", model)
-          .tag("kind", kind)
-          .register(registry)
-          .increment(n);
+      Counter c = counters.get(new Key("tokens", model, kind, ""));
+      if (c == null) {
+        c = counters.computeIfAbsent(new Key("tokens", model, kind, ""), k -> Counter.builder("jevons.tokens")
+            .description("Tokens by model and kind")
+            .tag("model", model)
+            .tag("kind", kind)
+            .register(registry));
+      }
+      c.increment(n);
     }
+  }
+
+  /** The status label; the common ones without a string per request. */
+  private static String statusLabel(int status) {
+    return switch (status) {
+      case 200 -> "200";
+      case 400 -> "400";
+      case 401 -> "401";
+      case 402 -> "402";
+      case 429 -> "429";
+      case 503 -> "503";
+      default -> Integer.toString(status);
+    };
   }
 
   private String modelLabel(@Nullable String model) {

@@ -72,8 +72,11 @@ public final class UpstreamClient implements AutoCloseable {
     this.firstByteTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, firstByteTimeout.toMillis());
   }
 
-  /** A response with a 2xx status whose body the caller must read or close. */
-  public record Response(int status, InputStream body) implements AutoCloseable {
+  /**
+   * A response with a 2xx status whose body the caller must read or close; {@code contentLength}
+   * is the length the server declared, or -1 (chunked, or delimited by the connection's close).
+   */
+  public record Response(int status, long contentLength, InputStream body) implements AutoCloseable {
     @Override
     public void close() {
       try {
@@ -93,7 +96,7 @@ public final class UpstreamClient implements AutoCloseable {
     Exchange ex = exchange(replica, "POST", path, body, firstByteTimeoutMillis);
     int status = ex.head.status();
     if (status / 100 == 2) {
-      return new Response(status, ex.body);
+      return new Response(status, ex.head.chunked() ? -1 : ex.head.contentLength(), ex.body);
     }
     String message = errorMessage(ex.body);
     throw new UpstreamException(

@@ -17,6 +17,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
@@ -33,6 +34,16 @@ class UsageCountingTest {
   static final HttpClient http = HttpClient.newHttpClient();
   static final AtomicReference<String> lastUpstreamBody = new AtomicReference<>();
   @TempDir static Path data;
+  /** Non-streaming answers of the fake upstream, by a word in the request. */
+  static final Map<String, String> ANSWERS = Map.of(
+      "answer-complete", "{\"id\":\"c\",  \"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ok\"}}],"
+          + "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6,\"prompt_tokens_details\":{\"cached_tokens\":0},"
+          + "\"prompt_cache_hit_tokens\":0,\"prompt_cache_miss_tokens\":5},\"x_vendor\":[1, 2]}",
+      "answer-partial", "{\"id\":\"p\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2},\"after\":true}",
+      "answer-trailing", "{\"id\":\"t\",\"choices\":[]} {\"id\":\"again\"}",
+      "answer-array", "[{\"id\":\"a\"}]",
+      "answer-duplicate", "{\"id\":\"d\",\"usage\":{\"prompt_tokens\":1},\"usage\":{\"prompt_tokens\":2}}");
+
   static HttpServer upstream;
   static JevonsApp app;
   static String key;
@@ -60,6 +71,11 @@ class UsageCountingTest {
           out.flush();
         }
         out.write("data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"plain\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+      } else if (ANSWERS.keySet().stream().anyMatch(body::contains)) {
+        byte[] b = ANSWERS.entrySet().stream().filter(e -> body.contains(e.getKey())).findFirst().orElseThrow().getValue()
+            .getBytes(StandardCharsets.UTF_8);
+        ex.sendResponseHeaders(200, b.length);
+        out.write(b);
       } else {
         byte[] b = "{\"id\":\"x\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"plain\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"exactly sixteen!\"},\"finish_reason\":\"stop\"}]}".getBytes(StandardCharsets.UTF_8);
         ex.sendResponseHeaders(200, b.length);
@@ -116,6 +132,39 @@ class UsageCountingTest {
     HttpResponse<String> res = post("{" + MESSAGES + ",\"stream\":true}");
     assertThat(lastUpstreamBody.get()).contains("\"include_usage\":true");
     assertThat(res.body()).doesNotContain("usage").endsWith("data: [DONE]\n\n");
+  }
+
+  static HttpResponse<String> answer(String word) throws Exception {
+    return post("{\"model\":\"plain\",\"messages\":[{\"role\":\"user\",\"content\":\"" + word + "\"}]}");
+  }
+
+  @Test
+  void relays_an_answer_with_complete_usage_byte_for_byte() throws Exception {
+    HttpResponse<String> res = answer("answer-complete");
+    assertThat(res.statusCode()).isEqualTo(200);
+    assertThat(res.body()).isEqualTo(ANSWERS.get("answer-complete"));
+  }
+
+  @Test
+  void completes_partial_usage_and_keeps_the_rest_of_the_answer() throws Exception {
+    HttpResponse<String> res = answer("answer-partial");
+    assertThat(res.statusCode()).isEqualTo(200);
+    JsonNode body = json.readTree(res.body());
+    assertThat(body.get("usage").get("total_tokens").asLong()).isEqualTo(7);
+    assertThat(body.get("usage").get("prompt_cache_miss_tokens").asLong()).isEqualTo(5);
+    assertThat(body.get("after").asBoolean()).isTrue();
+  }
+
+  @Test
+  void refuses_an_answer_that_is_not_exactly_one_json_object() throws Exception {
+    for (String word : List.of("answer-trailing", "answer-duplicate")) {
+      HttpResponse<String> res = answer(word);
+      assertThat(res.statusCode()).as(word).isEqualTo(502);
+      assertThat(res.body()).as(word).contains("upstream_error").contains("answered with invalid JSON");
+    }
+    HttpResponse<String> res = answer("answer-array");
+    assertThat(res.statusCode()).isEqualTo(502);
+    assertThat(res.body()).contains("answered with something other than a JSON object");
   }
 
   @Test
