@@ -108,11 +108,16 @@ public final class Ledger implements AutoCloseable {
   /**
    * Limits; every one is a bound on memory or work. {@code flushAfterMillis} (exclusive mode): the
    * longest a change waits for a commit when nobody waits for it, and the age under which a
-   * pending hold is kept for the next batch.
+   * pending hold is kept for the next batch. {@code maxRememberedOutcomes}: settled reservations
+   * and operation outcomes kept in memory for replays (older ones are answered from the store,
+   * as after a restart); 10,000 by default, about a second and a half of billed requests at peak.
+   * It was 100,000: every settled request then lived ~15 s, long enough to be copied by young
+   * collections and promoted, and young pauses with billing on averaged 11-12 ms against 6.5 ms
+   * with 10,000 (docs/BENCHMARKS.md, session 5).
    */
   public record Options(
       int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts, long flushAfterMillis) {
-    public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 100_000, 10);
+    public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 10_000, 10);
 
     public Options(int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts) {
       this(queueCapacity, maxBatch, maxCachedAccounts, maxRememberedOutcomes, maxAttempts, 50);
