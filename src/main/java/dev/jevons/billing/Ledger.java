@@ -256,7 +256,8 @@ public final class Ledger implements AutoCloseable {
   /**
    * Reserves as {@link #reserve} for an id the caller guarantees was never used, such as a request
    * id with 80 random bits: it is not looked up in the store first (in exclusive mode that lookup
-   * is a query per batch of holds). A replay in this process still answers the first outcome; an
+   * is a query per batch of holds). A replay in this process answers the first outcome while the
+   * reservation is remembered ({@link Options#maxRememberedOutcomes}); an
    * id that is nevertheless in the store fails its commit on the unique key, which fails the
    * batch (and in exclusive mode drops what was not written), so nothing is applied twice.
    */

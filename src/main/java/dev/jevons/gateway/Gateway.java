@@ -382,12 +382,11 @@ public final class Gateway {
       }
       upstreamUsage = usageOfAnswer(answer, replica);
     }
-    pool.succeeded(replica);
     Usage usage;
     if (upstreamUsage != null && upstreamUsage.isObject() && UsageJson.complete(upstreamUsage)) {
       usage = usageOf(upstreamUsage); // the usual answer: relayed byte for byte
     } else {
-      ObjectNode node = (ObjectNode) readObject(answer);
+      ObjectNode node = readObject(answer, replica);
       if (upstreamUsage != null && upstreamUsage.isObject()) {
         usage = usageOf(upstreamUsage);
         node.set("usage", UsageJson.normalized(json, upstreamUsage, usage));
@@ -397,6 +396,7 @@ public final class Gateway {
       }
       answer = write(node);
     }
+    pool.succeeded(replica);
     rec.usage(usage);
     rec.firstToken(nanoTime.getAsLong());
     // The charge is durable before the answer's last byte leaves.
@@ -663,38 +663,45 @@ public final class Gateway {
     }
   }
 
-  private JsonNode readObject(byte[] answer) throws UpstreamException {
+  /** The whole answer as a tree, when its usage must be completed; {@link #usageOfAnswer} has seen it is one object. */
+  private ObjectNode readObject(byte[] answer, Replica replica) throws UpstreamException {
     try {
-      return json.readTree(answer);
-    } catch (IOException e) {
-      throw new UpstreamException(UpstreamException.Kind.PROTOCOL, "the inference server answered with invalid JSON", 0, null, e);
+      return (ObjectNode) json.readTree(answer);
+    } catch (IOException | ClassCastException e) {
+      // A string the scan only skipped can still fail here (one over Jackson's length limit).
+      throw new UpstreamException(UpstreamException.Kind.PROTOCOL, replica.name() + " answered with invalid JSON", 0, null, e);
     }
   }
 
   /**
-   * The whole body, at most {@link #MAX_RESPONSE_BYTES}. Sized by the declared length when there
-   * is one, so a typical answer costs one array of its own size: {@code readNBytes} allocated a
-   * 16 KB buffer per call, a third of all the bytes a non-streaming request allocated (measured
-   * with async-profiler's allocation mode), and so of its young collections.
+   * The whole body, at most {@link #MAX_RESPONSE_BYTES}. Read into an array of the declared
+   * length when there is one (trusted up to 1 MB; beyond, the array grows as the bytes arrive),
+   * so a typical answer costs one array of its own size: {@code readNBytes} allocated a 16 KB
+   * buffer per call, a third of all the bytes a non-streaming request allocated (measured with
+   * async-profiler's allocation mode), and so of its young collections.
    */
   static byte[] readBounded(InputStream in, long declaredLength) throws IOException {
     if (declaredLength > MAX_RESPONSE_BYTES) {
       throw new IOException("answer larger than " + MAX_RESPONSE_BYTES + " bytes");
     }
-    // One byte more than declared, so that the end of the body is seen without growing the array;
-    // a declared length is trusted up to 1 MB (beyond, the array grows as the bytes arrive).
-    byte[] buf = new byte[declaredLength >= 0 ? (int) Math.min(declaredLength + 1, 1 << 20) : 1024];
+    byte[] buf = new byte[declaredLength >= 0 ? (int) Math.min(declaredLength, 1 << 20) : 1024];
     int n = 0;
     while (true) {
       if (n == buf.length) {
-        if (buf.length > MAX_RESPONSE_BYTES) {
+        // Full: the end of the body, or more than the array holds.
+        int next = in.read();
+        if (next < 0) {
+          return buf;
+        }
+        if (buf.length >= MAX_RESPONSE_BYTES) {
           throw new IOException("answer larger than " + MAX_RESPONSE_BYTES + " bytes");
         }
-        buf = Arrays.copyOf(buf, (int) Math.min((long) buf.length * 2, MAX_RESPONSE_BYTES + 1L));
+        buf = Arrays.copyOf(buf, (int) Math.min(Math.max(1024L, (long) buf.length * 2), MAX_RESPONSE_BYTES));
+        buf[n++] = (byte) next;
       }
       int r = in.read(buf, n, buf.length - n);
       if (r < 0) {
-        return n == buf.length ? buf : Arrays.copyOf(buf, n);
+        return Arrays.copyOf(buf, n);
       }
       n += r;
     }

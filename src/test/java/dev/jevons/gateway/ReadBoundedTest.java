@@ -34,6 +34,13 @@ class ReadBoundedTest {
   }
 
   @Test
+  void reads_an_empty_body_and_one_longer_than_its_declared_empty_length() throws IOException {
+    assertThat(Gateway.readBounded(trickle(new byte[0], 100), 0)).isEmpty();
+    byte[] body = random(3_000);
+    assertThat(Gateway.readBounded(trickle(body, 100), 0)).isEqualTo(body);
+  }
+
+  @Test
   void reads_a_body_without_a_declared_length_growing_as_it_arrives() throws IOException {
     for (int n : new int[] {0, 1, 1023, 1024, 1025, 70_000}) {
       byte[] body = random(n);

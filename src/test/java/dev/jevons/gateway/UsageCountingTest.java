@@ -91,6 +91,8 @@ class UsageCountingTest {
                 .override("data_dir", data.toString())
                 // The model "plain" has no price; counting is what is under test here.
                 .override("billing.enabled", false)
+                // The malformed answers below must not eject the only upstream.
+                .override("upstream.failures_to_eject", 1000)
                 .upstreamUrls(List.of("http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1"))
                 .load());
     Account a = app.accounts().createAccount("counting");
