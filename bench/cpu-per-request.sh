@@ -5,8 +5,11 @@
 #
 # Usage: bench/cpu-per-request.sh [JAR] [ENV=VALUE...]
 #   e.g. bench/cpu-per-request.sh target/jevons.jar JEVONS_BILLING_ENABLED=false
-#   Prints requests/s, Jevons CPU per request and, with billing, the ledger committer thread's CPU per request.
+#   Prints requests/s, Jevons CPU per request, with billing the ledger committer thread's CPU per
+#   request, and the CPU per request of each group of threads (request threads, committer, JIT, GC).
 #   WARM=30 MEASURE=15 CONNS=64 PORT_BASE=39000   PROFILE=/tmp/x.jfr records JFR over the measurement
+#   The JIT still compiles for a minute or more: with WARM=20 its threads took 9-60 us per request
+#   in the measurement (session 5); compare request threads, not the total, or use WARM=60.
 # Linux only (reads /proc). Needs wrk and a JDK >= 21 (found like ./jevons does).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,8 +58,18 @@ committer() {
   echo 0
 }
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.start name=cpu settings=profile filename="$PROFILE" >/dev/null
+# Every thread's user + system ticks, by name (digits folded, so that pools add up), for the
+# breakdown printed at the end: request threads (ForkJoinPool), committer, JIT, GC, ...
+threads_snap() {
+  local t
+  for t in /proc/"$jp"/task/*; do
+    awk '{print $14 + $15}' "$t/stat" 2>/dev/null | sed "s/^/$(tr -d '0-9 ' <"$t/comm" 2>/dev/null | tr -c 'A-Za-z_\n-' _) /"
+  done
+}
+threads_snap >"$work/threads0"
 read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"
 wrk -t2 -c"$CONNS" -d"${MEASURE}s" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
+threads_snap >"$work/threads1"
 read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.stop name=cpu >/dev/null
 requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
@@ -69,3 +82,15 @@ awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k=
   nb = B[2] - B[1];
   if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%, committer CPU %.1f us per request\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m, k * 1e6 / t / r;
 }'
+# CPU per request by thread group over the measurement, largest first.
+awk -v r="$requests" -v t="$ticks" 'FNR == NR {a[$1] += $2; next} {b[$1] += $2} END {
+  for (k in b) d[k] = b[k] - a[k];
+  printf "threads, CPU per request:";
+  n = 0;
+  while (n < 8) {
+    best = ""; for (k in d) if (best == "" || d[k] > d[best]) best = k;
+    if (best == "" || d[best] <= 0) break;
+    printf " %s %.1f us,", best, d[best] * 1e6 / t / r; delete d[best]; n++;
+  }
+  printf "\n";
+}' "$work/threads0" "$work/threads1"
