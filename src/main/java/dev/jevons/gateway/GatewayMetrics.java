@@ -19,6 +19,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiFunction;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
@@ -197,17 +198,13 @@ public final class GatewayMetrics {
 
   void queueWait(String model, long nanos) {
     load.waited(nanos);
-    String label = modelLabel(model);
-    Timer t = timers.get(new Key("queue_wait", label, "", ""));
-    if (t == null) {
-      t = timers.computeIfAbsent(new Key("queue_wait", label, "", ""), k -> Timer.builder("jevons.queue.wait")
-          .description("Time requests waited in the fair queue before dispatch")
-          .tag("model", label)
-          .publishPercentileHistogram()
-          .maximumExpectedValue(Duration.ofMinutes(10))
-          .register(registry));
-    }
-    t.record(nanos, TimeUnit.NANOSECONDS);
+    timer(new Key("jevons.queue.wait", modelLabel(model), "", ""), (r, k) -> Timer.builder(k.meter())
+        .description("Time requests waited in the fair queue before dispatch")
+        .tag("model", k.a())
+        .publishPercentileHistogram()
+        .maximumExpectedValue(Duration.ofMinutes(10))
+        .register(r))
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public MeterRegistry registry() {
@@ -217,39 +214,29 @@ public final class GatewayMetrics {
   /** Records one finished request of any kind, including rejected ones. */
   public void request(String route, RequestRecord rec, int status, long endNanos) {
     String model = modelLabel(rec.model());
-    String statusLabel = statusLabel(status);
-    Counter requests = counters.get(new Key("requests", route, model, statusLabel));
-    if (requests == null) {
-      requests = counters.computeIfAbsent(new Key("requests", route, model, statusLabel), k -> Counter.builder("jevons.requests")
-          .description("Requests by route, model and HTTP status")
-          .tag("route", route)
-          .tag("model", model)
-          .tag("status", statusLabel)
-          .register(registry));
-    }
-    requests.increment();
-    Timer duration = timers.get(new Key("duration", route, model, ""));
-    if (duration == null) {
-      duration = timers.computeIfAbsent(new Key("duration", route, model, ""), k -> Timer.builder("jevons.request.duration")
-          .description("Time from request arrival to the last byte")
-          .tag("route", route)
-          .tag("model", model)
+    counter(new Key("jevons.requests", route, model, statusLabel(status)), (r, k) -> Counter.builder(k.meter())
+        .description("Requests by route, model and HTTP status")
+        .tag("route", k.a())
+        .tag("model", k.b())
+        .tag("status", k.c())
+        .register(r))
+        .increment();
+    timer(new Key("jevons.request.duration", route, model, ""), (r, k) -> Timer.builder(k.meter())
+        .description("Time from request arrival to the last byte")
+        .tag("route", k.a())
+        .tag("model", k.b())
+        .publishPercentileHistogram()
+        .maximumExpectedValue(Duration.ofMinutes(10))
+        .register(r))
+        .record(endNanos - rec.startNanos(), TimeUnit.NANOSECONDS);
+    if (rec.firstTokenNanos() > 0) {
+      timer(new Key("jevons.time_to_first_token", model, "", ""), (r, k) -> Timer.builder(k.meter())
+          .description("Time from request arrival to the first token sent to the client")
+          .tag("model", k.a())
           .publishPercentileHistogram()
           .maximumExpectedValue(Duration.ofMinutes(10))
-          .register(registry));
-    }
-    duration.record(endNanos - rec.startNanos(), TimeUnit.NANOSECONDS);
-    if (rec.firstTokenNanos() > 0) {
-      Timer ttft = timers.get(new Key("ttft", model, "", ""));
-      if (ttft == null) {
-        ttft = timers.computeIfAbsent(new Key("ttft", model, "", ""), k -> Timer.builder("jevons.time_to_first_token")
-            .description("Time from request arrival to the first token sent to the client")
-            .tag("model", model)
-            .publishPercentileHistogram()
-            .maximumExpectedValue(Duration.ofMinutes(10))
-            .register(registry));
-      }
-      ttft.record(rec.firstTokenNanos(), TimeUnit.NANOSECONDS);
+          .register(r))
+          .record(rec.firstTokenNanos(), TimeUnit.NANOSECONDS);
     }
     Usage u = rec.usage();
     if (u.totalTokens() > 0) {
@@ -257,6 +244,17 @@ public final class GatewayMetrics {
       tokens(model, "prompt_cache_miss", u.missPromptTokens());
       tokens(model, "completion", u.completionTokens());
     }
+  }
+
+  /** The counter {@code key} names, registered by {@code make} the first time (a lambda that captures nothing). */
+  private Counter counter(Key key, BiFunction<MeterRegistry, Key, Counter> make) {
+    Counter c = counters.get(key);
+    return c != null ? c : counters.computeIfAbsent(key, k -> make.apply(registry, k));
+  }
+
+  private Timer timer(Key key, BiFunction<MeterRegistry, Key, Timer> make) {
+    Timer t = timers.get(key);
+    return t != null ? t : timers.computeIfAbsent(key, k -> make.apply(registry, k));
   }
 
   void upstreamFailure(Replica r, String kind) {
@@ -270,15 +268,12 @@ public final class GatewayMetrics {
 
   private void tokens(String model, String kind, long n) {
     if (n > 0) {
-      Counter c = counters.get(new Key("tokens", model, kind, ""));
-      if (c == null) {
-        c = counters.computeIfAbsent(new Key("tokens", model, kind, ""), k -> Counter.builder("jevons.tokens")
-            .description("Tokens by model and kind")
-            .tag("model", model)
-            .tag("kind", kind)
-            .register(registry));
-      }
-      c.increment(n);
+      counter(new Key("jevons.tokens", model, kind, ""), (r, k) -> Counter.builder(k.meter())
+          .description("Tokens by model and kind")
+          .tag("model", k.a())
+          .tag("kind", k.b())
+          .register(r))
+          .increment(n);
     }
   }
 

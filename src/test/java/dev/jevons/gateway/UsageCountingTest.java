@@ -148,6 +148,34 @@ class UsageCountingTest {
   }
 
   @Test
+  void counts_requests_tokens_and_times_by_model_in_the_metrics() throws Exception {
+    String before = metrics();
+    answer("answer-complete");
+    answer("answer-complete");
+    String after = metrics();
+    String requests = "jevons_requests_total{model=\"plain\",route=\"chat\",status=\"200\"}";
+    assertThat(sample(after, requests) - sample(before, requests)).isEqualTo(2.0);
+    String miss = "jevons_tokens_total{kind=\"prompt_cache_miss\",model=\"plain\"}";
+    assertThat(sample(after, miss) - sample(before, miss)).isEqualTo(10.0);
+    String completion = "jevons_tokens_total{kind=\"completion\",model=\"plain\"}";
+    assertThat(sample(after, completion) - sample(before, completion)).isEqualTo(2.0);
+    String durations = "jevons_request_duration_seconds_count{model=\"plain\",route=\"chat\"}";
+    assertThat(sample(after, durations) - sample(before, durations)).isEqualTo(2.0);
+    String ttft = "jevons_time_to_first_token_seconds_count{model=\"plain\"}";
+    assertThat(sample(after, ttft) - sample(before, ttft)).isEqualTo(2.0);
+  }
+
+  static String metrics() throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(app.baseUrl() + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  /** The value of the sample {@code series} (name and labels as Prometheus prints them), 0 when absent. */
+  static double sample(String metrics, String series) {
+    return metrics.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1).trim()))
+        .findFirst().orElse(0);
+  }
+
+  @Test
   void completes_partial_usage_and_keeps_the_rest_of_the_answer() throws Exception {
     HttpResponse<String> res = answer("answer-partial");
     assertThat(res.statusCode()).isEqualTo(200);
