@@ -178,7 +178,9 @@ final class AccountState {
   }
 
   /** Holds {@code amountNanos} until {@code expiresAtMillis} if it fits; see {@link #reservableNanos}. */
-  ReserveResult reserve(String reservationId, long amountNanos, long expiresAtMillis, long nowMillis, Changes changes, Map<String, AccountState> pendingIndex) {
+  ReserveResult reserve(
+      String reservationId, long amountNanos, long expiresAtMillis, boolean fresh, long nowMillis, Changes changes,
+      Map<String, AccountState> pendingIndex) {
     long reservable = reservableNanos(expiresAtMillis);
     if (amountNanos > reservable) {
       return new ReserveResult(ReserveResult.Status.INSUFFICIENT, reservationId, 0, Math.max(0, reservable), null);
@@ -186,6 +188,7 @@ final class AccountState {
     long pendingAfter = Math.addExact(pendingNanos, amountNanos);
     changes.begin(this);
     Reservation r = new Reservation(reservationId, accountId, amountNanos, expiresAtMillis, nowMillis);
+    r.fresh = fresh;
     pending.put(reservationId, r);
     nextDueMillis = Math.min(nextDueMillis, expiresAtMillis);
     pendingIndex.put(reservationId, this);

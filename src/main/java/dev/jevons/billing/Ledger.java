@@ -1113,7 +1113,7 @@ public final class Ledger implements AutoCloseable {
     }
     AccountState account = account(r.accountId);
     account.expireOverdue(nowMillis, changes);
-    return account.reserve(r.reservationId, r.amountNanos, Math.addExact(nowMillis, r.ttlMillis), nowMillis, changes, pendingIndex);
+    return account.reserve(r.reservationId, r.amountNanos, Math.addExact(nowMillis, r.ttlMillis), r.fresh, nowMillis, changes, pendingIndex);
   }
 
   private ExtendResult extend(Extend x, Lookups lookups, long nowMillis, Changes changes) {

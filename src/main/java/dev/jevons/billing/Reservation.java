@@ -17,6 +17,11 @@ final class Reservation {
   long postedNanos;
   long updatedAtMillis;
   ReservationState state;
+  /**
+   * Made by {@link Ledger#reserveNew}, whose id the caller guarantees was never used: settled in
+   * the batch that made it, it needs no row of its own ({@link Changes#toBatch}).
+   */
+  boolean fresh;
 
   Reservation(String id, String accountId, long holdNanos, long expiresAtMillis, long createdAtMillis) {
     this.id = id;
