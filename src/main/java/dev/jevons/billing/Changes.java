@@ -155,8 +155,9 @@ final class Changes {
    *
    * <p>A fresh hold ({@link Ledger#reserveNew}: a gateway request's) made and settled within
    * this batch has no reservation row either: nobody replays a reserve of an id that was never
-   * used, its settlement entries (whose ids derive from its id, so a reused id still fails the
-   * batch on their unique keys) and its usage record are its record, and the row was half of what
+   * used, its settlement entries and its usage record are its record (their ids derive from its
+   * id, so a reused id still fails a batch on their unique keys, at the latest when the second
+   * hold settles; until it expires, that hold only keeps funds back), and the row was half of what
    * writing a reserve+post pair cost (`jevons bench ledger`, session 5). What is given up: the
    * amount it held, and a replay of its settlement once the ledger has forgotten it (after
    * {@link Ledger.Options#maxRememberedOutcomes} more, or a restart) answers NOT_FOUND instead of

@@ -258,8 +258,9 @@ public final class Ledger implements AutoCloseable {
    * id with 80 random bits: it is not looked up in the store first (in exclusive mode that lookup
    * is a query per batch of holds). A replay in this process answers the first outcome while the
    * reservation is remembered ({@link Options#maxRememberedOutcomes}); an
-   * id that is nevertheless in the store fails its commit on the unique key, which fails the
-   * batch (and in exclusive mode drops what was not written), so nothing is applied twice.
+   * id that is nevertheless in the store fails a commit on a unique key (its reservation row, or,
+   * when the first use left none, its settlement entries once it settles), which fails the batch
+   * (and in exclusive mode drops what was not written), so nothing is applied twice.
    */
   public CompletableFuture<ReserveResult> reserveNew(String reservationId, String accountId, long amountNanos, Duration ttl) {
     return reserve(reservationId, accountId, amountNanos, ttl, true);
