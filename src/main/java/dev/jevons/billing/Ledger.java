@@ -17,7 +17,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -116,18 +118,40 @@ public final class Ledger implements AutoCloseable {
    * with 10,000 (docs/BENCHMARKS.md, session 5).
    */
   public record Options(
-      int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts, long flushAfterMillis) {
+      int queueCapacity,
+      int maxBatch,
+      int maxCachedAccounts,
+      int maxRememberedOutcomes,
+      int maxAttempts,
+      long flushAfterMillis,
+      long commitDelayMicros,
+      int commitSiblings) {
     public static final Options DEFAULTS = new Options(65_536, 2_048, 100_000, 10_000, 10);
 
     public Options(int queueCapacity, int maxBatch, int maxCachedAccounts, int maxRememberedOutcomes, int maxAttempts) {
-      this(queueCapacity, maxBatch, maxCachedAccounts, maxRememberedOutcomes, maxAttempts, 50);
+      this(queueCapacity, maxBatch, maxCachedAccounts, maxRememberedOutcomes, maxAttempts, 50, 0, 0);
     }
 
     public Options {
       if (queueCapacity < 1 || maxBatch < 1 || maxCachedAccounts < 1 || maxRememberedOutcomes < 0 || maxAttempts < 1
-          || flushAfterMillis < 1) {
-        throw new IllegalArgumentException("ledger options out of range: " + this);
+          || flushAfterMillis < 1 || commitDelayMicros < 0 || commitDelayMicros > 60_000_000 || commitSiblings < 0) {
+        // Named one by one: in a compact constructor the fields are not assigned yet, so toString would print zeros.
+        throw new IllegalArgumentException("ledger options out of range: queueCapacity=" + queueCapacity + ", maxBatch=" + maxBatch
+            + ", maxCachedAccounts=" + maxCachedAccounts + ", maxRememberedOutcomes=" + maxRememberedOutcomes + ", maxAttempts="
+            + maxAttempts + ", flushAfterMillis=" + flushAfterMillis + ", commitDelayMicros=" + commitDelayMicros + ", commitSiblings="
+            + commitSiblings);
       }
+    }
+
+    /**
+     * These options with a group-commit delay (exclusive mode): a batch that callers wait for
+     * is held back up to {@code delayMicros} after its first waiter while at least {@code
+     * siblings} other holds are open (requests still being served, whose charges will follow),
+     * so that more charges share one commit and its sync. 0 writes at once, as before.
+     */
+    public Options withCommitDelay(long delayMicros, int siblings) {
+      return new Options(
+          queueCapacity, maxBatch, maxCachedAccounts, maxRememberedOutcomes, maxAttempts, flushAfterMillis, delayMicros, siblings);
     }
   }
 
@@ -185,7 +209,16 @@ public final class Ledger implements AutoCloseable {
   /** System.nanoTime() of the open batch's first change (real time, whatever the ledger's clock). */
   private long openSinceNanos;
   private volatile @Nullable InFlight inFlight;
-  private final BlockingQueue<InFlight> handOver = new ArrayBlockingQueue<>(1);
+  /** The batch handed to the committer and not yet taken by it; the committer is unparked to take it. */
+  private final AtomicReference<@Nullable InFlight> handOver = new AtomicReference<>();
+  private final long commitDelayNanos;
+  /** System.nanoTime() when the open batch got its first waiting command (under the combiner's lock). */
+  private long firstWaitNanos;
+  /** Whether a Flush waits for the open batch (under the combiner's lock). */
+  private boolean flushWaiting;
+  /** The open batch waits for company ({@link #waitForCompany}) until {@link #lingerUntilNanos}; read by the committer. */
+  private volatile boolean lingering;
+  private volatile long lingerUntilNanos;
   private volatile boolean committerStopping;
 
   /** A shared ledger: see {@link Mode#SHARED}. */
@@ -208,6 +241,7 @@ public final class Ledger implements AutoCloseable {
     this.clock = clock;
     this.options = options;
     this.flushAfterNanos = TimeUnit.MILLISECONDS.toNanos(options.flushAfterMillis());
+    this.commitDelayNanos = TimeUnit.MICROSECONDS.toNanos(options.commitDelayMicros());
     this.mode = mode;
     this.queue = new ArrayBlockingQueue<>(options.queueCapacity());
     this.accounts = new LruMap<>(Integer.MAX_VALUE);
@@ -664,7 +698,11 @@ public final class Ledger implements AutoCloseable {
     }
     if (inFlight == null && unwritten && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
         || System.nanoTime() - openSinceNanos >= flushAfterNanos)) {
-      handOver(clock.millis());
+      if (!waitForCompany()) {
+        handOver(clock.millis());
+      }
+    } else if (lingering) {
+      lingering = false; // nothing to hand over now; whoever next finds something does
     }
     return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
@@ -707,7 +745,11 @@ public final class Ledger implements AutoCloseable {
       if (c instanceof Reserve || c instanceof Extend || c instanceof Read) {
         answer(c);
       } else {
+        if (openWaiting.isEmpty()) {
+          firstWaitNanos = System.nanoTime();
+        }
         openWaiting.add(c);
+        flushWaiting |= c instanceof Flush;
       }
     }
   }
@@ -718,39 +760,83 @@ public final class Ledger implements AutoCloseable {
    * and its post are usually written together, once.
    */
   private void handOver(long nowMillis) {
-    boolean everything = closed || openWaiting.stream().anyMatch(c -> c instanceof Flush);
+    boolean everything = closed || flushWaiting;
     long now = System.nanoTime();
     Changes carried = everything ? new Changes() : open.carryOverHoldsAppliedAfter(now - flushAfterNanos);
     InFlight f = new InFlight(open, open.hasWrites() ? open.toBatch(nowMillis) : null, List.copyOf(openWaiting), openCommands);
     open = carried;
     openSinceNanos = carried.firstAppliedNanos(now);
     openWaiting.clear();
+    flushWaiting = false;
     openCommands = 0;
+    lingering = false;
     inFlight = f;
-    if (!handOver.offer(f)) {
+    if (!handOver.compareAndSet(null, f)) {
       throw new IllegalStateException("ledger committer still busy with the previous batch");
     }
+    LockSupport.unpark(committer);
+  }
+
+  /**
+   * Whether the open batch, which callers wait for, waits a little longer for more charges to
+   * share its commit (group commit as PostgreSQL's {@code commit_delay} with {@code
+   * commit_siblings}): only with a commit delay configured, only while at least {@link
+   * Options#commitSiblings} holds are still open (requests being served, whose charges are
+   * coming), and at most the delay after its first waiter. A lone request never waits; under
+   * load each commit and its sync are shared by more requests. Tells the committer when to look
+   * again (under the combiner's lock).
+   */
+  /**
+   * Holds not yet settled, in memory (under the combiner's lock, with no batch in flight): a
+   * settled reservation leaves {@link #pendingIndex} when its batch commits, so the open batch's
+   * settlements are taken off.
+   */
+  private int openHolds() {
+    return pendingIndex.size() - open.settled.size();
+  }
+
+  private boolean waitForCompany() {
+    long until = firstWaitNanos + commitDelayNanos;
+    if (commitDelayNanos == 0 || closed || flushWaiting || openWaiting.isEmpty() || openCommands >= options.maxBatch()
+        || openHolds() < options.commitSiblings() || until - System.nanoTime() <= 0) {
+      return false; // handOver clears lingering
+    }
+    if (!lingering || lingerUntilNanos != until) {
+      lingerUntilNanos = until;
+      lingering = true;
+      LockSupport.unpark(committer); // it may be asleep until the flush deadline: wake it to sleep until this one
+    }
+    return true;
   }
 
   private void runCommitter() {
     while (true) {
-      InFlight f;
-      try {
-        // Commands left queued by a combiner that ran out of rounds (their callers found the lock
-        // taken and went on waiting) are applied now, not at the flush deadline.
-        f = handOver.poll(queue.isEmpty() ? flushAfterNanos : 0, TimeUnit.NANOSECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-      checkClaim();
+      InFlight f = handOver.getAndSet(null);
       if (f == null) {
         if (committerStopping) {
           return;
         }
-        combine(true); // the flush deadline of what is open, and anything a combiner left queued
+        // Asleep until a batch is handed over, the end of a wait for company, or the flush
+        // deadline of what is open. Commands left queued by a combiner that ran out of rounds
+        // (their callers found the lock taken and went on waiting) are applied now, not later.
+        long sleep = queue.isEmpty() ? flushAfterNanos : 0;
+        if (lingering) {
+          sleep = Math.min(sleep, lingerUntilNanos - System.nanoTime());
+        }
+        if (sleep > 0) {
+          LockSupport.parkNanos(this, sleep);
+          if (Thread.interrupted()) {
+            return; // nobody interrupts the committer but the JVM; closing is by committerStopping
+          }
+          if (handOver.get() != null) {
+            continue;
+          }
+        }
+        checkClaim();
+        combine(true); // the flush deadline of what is open, the end of a wait, anything a combiner left queued
         continue;
       }
+      checkClaim();
       try {
         if (f.batch != null) {
           long writeStart = System.nanoTime();

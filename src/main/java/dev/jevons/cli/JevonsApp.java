@@ -117,7 +117,7 @@ public final class JevonsApp implements AutoCloseable {
       priceRefresh.scheduleWithFixedDelay(
           this::refreshPrices, PRICE_REFRESH.toMillis(), PRICE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
       SqlLedgerStore ledgerStore = new SqlLedgerStore(db);
-      this.ledger = new Ledger(ledgerStore, clock, Ledger.Options.DEFAULTS,
+      this.ledger = new Ledger(ledgerStore, clock, Ledger.Options.DEFAULTS.withCommitDelay(config.billing().commitDelayMicros(), config.billing().commitSiblings()),
           config.billing().ledger().equals("shared") ? Ledger.Mode.SHARED : Ledger.Mode.EXCLUSIVE);
       toClose.add(ledger);
       // Holds of requests whose process died expire here, on any node (and this node's own at start).

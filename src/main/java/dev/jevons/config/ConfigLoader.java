@@ -106,6 +106,8 @@ public final class ConfigLoader {
               "signups.grant_days",
               "billing.stream_initial_hold_tokens",
               "billing.stream_extension_tokens",
+              "billing.commit_delay_us",
+              "billing.commit_siblings",
               "sim.replicas",
               "sim.profile",
               "sim.models",
@@ -318,7 +320,9 @@ public final class ConfigLoader {
               choice(root, "billing.ledger", "exclusive", Set.of("exclusive", "shared")),
               integer(root, "billing.reservation_ttl_ms", 3_600_000, 60_000, 86_400_000),
               integer(root, "billing.stream_initial_hold_tokens", 1_024, 1, 1L << 20),
-              integer(root, "billing.stream_extension_tokens", 1_024, 1, 1L << 20));
+              integer(root, "billing.stream_extension_tokens", 1_024, 1, 1L << 20),
+              integer(root, "billing.commit_delay_us", 4_000, 0, 1_000_000),
+              (int) integer(root, "billing.commit_siblings", 16, 0, 1_000_000));
       if (billing.enabled() && billing.reservationTtlMillis() <= scheduler.maxWaitMillis() + policy.firstByteTimeoutMillis()) {
         problems.add(
             "billing.reservation_ttl_ms: " + billing.reservationTtlMillis() + " must exceed scheduler.max_wait_ms + upstream.first_byte_timeout_ms ("

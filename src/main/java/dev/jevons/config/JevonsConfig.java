@@ -120,9 +120,18 @@ public record JevonsConfig(
    * at a time while funds last (docs/decisions.md, "Long streams"). {@code ledger} is {@code
    * exclusive} (this process is the only writer of the ledger in its database, enforced by a lock,
    * and answers holds from memory) or {@code shared} (several nodes on one database; every answer
-   * waits for its commit); see {@code billing.Ledger.Mode}.
+   * waits for its commit); see {@code billing.Ledger.Mode}. {@code commitDelayMicros} and {@code
+   * commitSiblings}: group commit under load (exclusive ledger), see {@code
+   * billing.Ledger.Options#withCommitDelay}.
    */
-  public record Billing(boolean enabled, String ledger, long reservationTtlMillis, long streamInitialHoldTokens, long streamExtensionTokens) {}
+  public record Billing(
+      boolean enabled,
+      String ledger,
+      long reservationTtlMillis,
+      long streamInitialHoldTokens,
+      long streamExtensionTokens,
+      long commitDelayMicros,
+      int commitSiblings) {}
 
   /**
    * The Stripe payment webhook. Without {@code webhookSecret} the webhook endpoint answers that it
@@ -273,6 +282,8 @@ public record JevonsConfig(
     out.put("signups.grant_days", Long.toString(signups.grantDays()));
     out.put("billing.stream_initial_hold_tokens", Long.toString(billing.streamInitialHoldTokens()));
     out.put("billing.stream_extension_tokens", Long.toString(billing.streamExtensionTokens()));
+    out.put("billing.commit_delay_us", Long.toString(billing.commitDelayMicros()));
+    out.put("billing.commit_siblings", Integer.toString(billing.commitSiblings()));
     if (usesSimulator()) {
       out.put("sim.replicas", Integer.toString(sim.replicas()));
       out.put("sim.profile", sim.profile());

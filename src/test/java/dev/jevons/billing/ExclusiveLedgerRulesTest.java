@@ -79,13 +79,84 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
     assertThat(next.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
   }
 
+  /**
+   * Group commit: a charge waits for the others still being served to share its commit, but
+   * never longer than the delay, and not at all when too few others are open.
+   */
+  @Test
+  void a_charge_waits_for_open_siblings_to_share_its_commit() throws Exception {
+    GatedStore gated = withCommitDelay(TimeUnit.SECONDS.toMicros(30), 1);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    int before = gated.written.size();
+    reserve("r0", 1 * USD);
+    reserve("r1", 1 * USD);
+    CompletableFuture<SettleResult> first = ledger.post("r0", 1 * USD);
+    Thread.sleep(200);
+    assertThat(first).as("r1 is still open: r0's charge waits for it").isNotDone();
+
+    CompletableFuture<SettleResult> second = ledger.post("r1", 1 * USD); // no hold is open any more
+    assertThat(first.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(second.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    synchronized (gated.written) {
+      assertThat(gated.written.subList(before, gated.written.size())).as("one commit for both charges").hasSize(1);
+    }
+  }
+
+  @Test
+  void a_charge_with_fewer_open_siblings_than_the_threshold_commits_at_once() throws Exception {
+    withCommitDelay(TimeUnit.SECONDS.toMicros(30), 2);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r0", 1 * USD);
+    reserve("r1", 1 * USD); // one sibling open when r0 posts, the threshold is two
+
+    assertThat(ledger.post("r0", 1 * USD).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+  }
+
+  @Test
+  void a_charge_waits_no_longer_than_the_commit_delay() throws Exception {
+    withCommitDelay(TimeUnit.MILLISECONDS.toMicros(100), 1);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r0", 1 * USD);
+    reserve("r1", 1 * USD); // never settled here: r0 must not wait for it
+
+    assertThat(ledger.post("r0", 1 * USD).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+  }
+
+  @Test
+  void a_flush_or_close_does_not_wait_for_company() throws Exception {
+    withCommitDelay(TimeUnit.SECONDS.toMicros(30), 1);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r0", 1 * USD);
+    reserve("r1", 1 * USD);
+    CompletableFuture<SettleResult> waiting = ledger.post("r0", 1 * USD);
+    ledger.flush().get(10, TimeUnit.SECONDS);
+    assertThat(waiting.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+
+    reserve("r2", 1 * USD);
+    CompletableFuture<SettleResult> atClose = ledger.post("r1", 1 * USD);
+    Thread.sleep(100);
+    assertThat(atClose).as("r2 is open: r1's charge waits").isNotDone();
+    ledger.close();
+    assertThat(atClose.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+    assertThat(store.journal()).as("r1's charge is in the store")
+        .anyMatch(e -> "r1".equals(e.reservationId()) && e.kind().posted());
+  }
+
+  /** Replaces the ledger by one on a gated store (open) with the given group-commit delay and siblings. */
+  private GatedStore withCommitDelay(long delayMicros, int siblings) {
+    GatedStore gated = new GatedStore(store);
+    ledger.close();
+    ledger = new Ledger(gated, clock, Ledger.Options.DEFAULTS.withCommitDelay(delayMicros, siblings), Ledger.Mode.EXCLUSIVE);
+    return gated;
+  }
+
   /** Replaces the ledger by one on a gated store whose open batch is flushed only after a minute. */
   private GatedStore gatedWithFlushAfterAMinute() {
     GatedStore gated = new GatedStore(store);
     ledger.close();
     Ledger.Options d = Ledger.Options.DEFAULTS;
     ledger = new Ledger(gated, clock, new Ledger.Options(d.queueCapacity(), d.maxBatch(), d.maxCachedAccounts(), d.maxRememberedOutcomes(),
-        d.maxAttempts(), 60_000), Ledger.Mode.EXCLUSIVE);
+        d.maxAttempts(), 60_000, 0, 0), Ledger.Mode.EXCLUSIVE);
     return gated;
   }
 
