@@ -203,7 +203,7 @@ public final class JevonsApp implements AutoCloseable {
               TimeUnit.MILLISECONDS);
       toClose.add(() -> ticker.cancel(false));
       RateLimiter limiter = rateLimiter(config.redis(), registry);
-      Biller biller = new Biller(prices, ledger, config.billing(), businessClock);
+      Biller biller = new Biller(prices, ledger, config.billing(), businessClock, watchdog);
       Gateway gateway = new Gateway(pool, watchdog, json, metrics, admission, limiter, biller, config, System::nanoTime);
       JevonsConfig.Governor governing = config.governor();
       SqlGovernorStore governorStore = new SqlGovernorStore(db);

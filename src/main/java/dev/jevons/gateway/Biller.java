@@ -6,6 +6,7 @@ import dev.jevons.billing.PriceBook;
 import dev.jevons.billing.Quote;
 import dev.jevons.billing.ReserveResult;
 import dev.jevons.config.JevonsConfig;
+import dev.jevons.upstream.Watchdog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -27,12 +28,15 @@ public final class Biller {
   private final @Nullable Ledger ledger;
   private final JevonsConfig.Billing config;
   private final Clock clock;
+  private final Watchdog watchdog;
 
-  public Biller(@Nullable PriceBook prices, @Nullable Ledger ledger, JevonsConfig.Billing config, Clock clock) {
+  /** {@code watchdog} bounds each request's waits for the ledger's answers. */
+  public Biller(@Nullable PriceBook prices, @Nullable Ledger ledger, JevonsConfig.Billing config, Clock clock, Watchdog watchdog) {
     this.prices = prices;
     this.ledger = ledger;
     this.config = config;
     this.clock = clock;
+    this.watchdog = watchdog;
   }
 
   boolean enabled() {
@@ -110,7 +114,7 @@ public final class Biller {
         new Charge.Hold(
             r.heldNanos(), promptBound, heldOutputTokens, outputBudgetTokens, config.streamExtensionTokens(),
             Duration.ofMillis(config.reservationTtlMillis()));
-    return new Charge(ledger, quote, requestId, accountId, keyId, rec.startNanos(), size);
+    return new Charge(ledger, watchdog, quote, requestId, accountId, keyId, rec.startNanos(), size);
   }
 
   /** A hold that commits after its request gave up waiting is released as soon as it exists. */

@@ -6,7 +6,9 @@ import dev.jevons.billing.Money;
 import dev.jevons.billing.Quote;
 import dev.jevons.billing.SettleResult;
 import dev.jevons.billing.UsageRecord;
+import dev.jevons.upstream.Watchdog;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -44,7 +46,7 @@ final class Charge {
   /** Extensions refused in a row (by a race with other requests of the account) before giving up. */
   private static final int MAX_EXTEND_ATTEMPTS = 3;
 
-  static final Charge NONE = new Charge(null, null, "", "", "", 0, Hold.NONE);
+  static final Charge NONE = new Charge(null, null, null, "", "", "", 0, Hold.NONE);
 
   /**
    * The size of a hold and how it may grow: {@code heldNanos} covers {@code promptBoundTokens}
@@ -84,9 +86,23 @@ final class Charge {
   private boolean aheadRefused;
   private boolean settled;
   private long costNanos;
+  private final @Nullable Watchdog watchdog;
 
-  Charge(@Nullable Ledger ledger, @Nullable Quote quote, String reservationId, String accountId, String keyId, long startNanos, Hold hold) {
+  /** {@code watchdog} bounds every wait for the ledger (required with a ledger). */
+  Charge(
+      @Nullable Ledger ledger,
+      @Nullable Watchdog watchdog,
+      @Nullable Quote quote,
+      String reservationId,
+      String accountId,
+      String keyId,
+      long startNanos,
+      Hold hold) {
+    if (ledger != null && watchdog == null) {
+      throw new IllegalArgumentException("a charge on a ledger needs a watchdog to bound its waits");
+    }
     this.ledger = ledger;
+    this.watchdog = watchdog;
     this.quote = quote;
     this.reservationId = reservationId;
     this.accountId = accountId;
@@ -329,10 +345,23 @@ final class Charge {
         TimeUnit.NANOSECONDS.toMillis(rec.firstTokenNanos()));
   }
 
-  /** Runs a ledger call and waits for it; null on any failure, which is logged, never thrown. */
-  private static <T> @Nullable T await(java.util.function.Supplier<CompletableFuture<T>> call, long timeoutSeconds) {
+  /**
+   * Runs a ledger call and waits for it; null on any failure, which is logged, never thrown. The
+   * wait itself is untimed and the shared {@link Watchdog} bounds it, failing the answer after
+   * {@code timeoutSeconds}: a timed wait on a virtual thread (or {@code orTimeout}, on JDK 25)
+   * enters a JDK delay scheduler and wakes its thread twice per wait, which cost more than the
+   * rest of billing's work on the request thread (docs/BENCHMARKS.md, session 6).
+   */
+  private <T> @Nullable T await(java.util.function.Supplier<CompletableFuture<T>> call, long timeoutSeconds) {
     try {
-      return call.get().get(timeoutSeconds, TimeUnit.SECONDS);
+      CompletableFuture<T> answer = call.get();
+      if (answer.isDone()) {
+        return answer.get();
+      }
+      Runnable giveUp = () -> answer.completeExceptionally(new TimeoutException("no ledger answer within " + timeoutSeconds + " s"));
+      try (Watchdog.Watch watch = Objects.requireNonNull(watchdog).watch(TimeUnit.SECONDS.toNanos(timeoutSeconds), giveUp)) {
+        return answer.get();
+      }
     } catch (RuntimeException e) {
       // Refused synchronously (queue full, ledger closed): the hold stays and expires.
       log.error("settling a ledger hold was refused; it will expire", e);
@@ -340,7 +369,7 @@ final class Charge {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
-    } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+    } catch (java.util.concurrent.ExecutionException e) {
       // The hold stays and expires on the ledger: never charged twice, never lost silently.
       log.error("settling a ledger hold failed; it will expire", e);
       return null;

@@ -29,12 +29,15 @@ import org.jspecify.annotations.Nullable;
  * and a deeper stack per open stream and handed every pooled connection to a virtual thread of its
  * own to watch for the server closing it (docs/BENCHMARKS.md, "Gateway overhead").
  *
- * <p>Timeouts. The connect timeout is the socket's. The first-byte timeout of {@link #post} is the
- * socket read timeout, so a server that accepts the request but sends no status line within it is
- * a {@link UpstreamException.Kind#FIRST_BYTE_TIMEOUT}; the same read timeout stays on the socket
- * while the body is read, as a backstop. The gateway's precise first-event and idle timeouts are
- * kept by the shared {@link Watchdog}, which closes the {@link Response}; closing it from another
- * thread closes the socket and unblocks the reader.
+ * <p>Timeouts. The connect timeout is the socket's. The first-byte timeout of {@link #post} is kept
+ * by the shared {@link Watchdog}, which closes the connection when no status line (and, for an
+ * error status, no error body) has arrived within it: a {@link
+ * UpstreamException.Kind#FIRST_BYTE_TIMEOUT}. Its reads have no socket timeout, because a timed
+ * read on a virtual thread is a timed park, which enters the JDK's delay scheduler and wakes its
+ * thread twice per read (~7% of the gateway's CPU, docs/BENCHMARKS.md, session 6); the gateway
+ * reads the body under watches of its own (first event, idle gaps). Closing a connection from the
+ * watchdog's thread closes the socket and unblocks the reader. The rare calls outside the data
+ * plane ({@code GET /models}) keep a socket read timeout.
  *
  * <p>Cancellation. A body closed before its end closes its connection (it never goes back to the
  * pool half-read), so the upstream sees the client leave and stops generating. A body read to its
@@ -58,18 +61,16 @@ public final class UpstreamClient implements AutoCloseable {
   private final ObjectMapper json;
   private final int connectTimeoutMillis;
   private final int firstByteTimeoutMillis;
+  private final Watchdog watchdog;
   private final Map<String, ConcurrentLinkedDeque<HttpConnection>> idle = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  /**
-   * The {@code watchdog} is not used by the client itself (its timeouts are socket timeouts, see
-   * the class note); it stays in the signature because the gateway enforces stream timeouts with
-   * it by closing the {@link Response}.
-   */
+  /** {@code watchdog} keeps the first-byte timeout of {@link #post} (see the class note). */
   public UpstreamClient(ObjectMapper json, Duration connectTimeout, Duration firstByteTimeout, Watchdog watchdog) {
     this.json = json;
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
     this.firstByteTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, firstByteTimeout.toMillis());
+    this.watchdog = watchdog;
   }
 
   /**
@@ -93,12 +94,18 @@ public final class UpstreamClient implements AutoCloseable {
    * UpstreamException} of kind STATUS carrying the upstream's error message.
    */
   public Response post(Replica replica, String path, byte[] body) throws UpstreamException {
-    Exchange ex = exchange(replica, "POST", path, body, firstByteTimeoutMillis);
-    int status = ex.head.status();
-    if (status / 100 == 2) {
-      return new Response(status, ex.head.chunked() ? -1 : ex.head.contentLength(), ex.body);
+    Connection connection = new Connection();
+    Exchange ex;
+    String message;
+    try (Watchdog.Watch watch = watchdog.watch(TimeUnit.MILLISECONDS.toNanos(firstByteTimeoutMillis), connection::close)) {
+      ex = exchange(replica, "POST", path, body, 0, connection, watch);
+      int status = ex.head.status();
+      if (status / 100 == 2) {
+        return new Response(status, ex.head.chunked() ? -1 : ex.head.contentLength(), ex.body);
+      }
+      message = errorMessage(ex.body);
     }
-    String message = errorMessage(ex.body);
+    int status = ex.head.status();
     throw new UpstreamException(
         UpstreamException.Kind.STATUS,
         replica.name() + " answered HTTP " + status + (message == null ? "" : ": " + message),
@@ -109,7 +116,7 @@ public final class UpstreamClient implements AutoCloseable {
 
   /** The model ids the server lists at {@code GET /models}. */
   Set<String> listModels(Replica replica, Duration timeout) throws UpstreamException {
-    Exchange ex = exchange(replica, "GET", "/models", new byte[0], (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+    Exchange ex = exchange(replica, "GET", "/models", new byte[0], (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()), null, null);
     try (InputStream in = ex.body) {
       byte[] bytes = in.readNBytes(MAX_MODELS_BODY_BYTES);
       int status = ex.head.status();
@@ -133,8 +140,42 @@ public final class UpstreamClient implements AutoCloseable {
 
   private record Exchange(HttpConnection.Head head, InputStream body) {}
 
-  /** Sends one request and reads the response head, retrying once on a stale pooled connection. */
-  private Exchange exchange(Replica replica, String method, String path, byte[] body, int readTimeoutMillis) throws UpstreamException {
+  /** The connection an exchange is using, for a watchdog to close from its own thread. */
+  private static final class Connection {
+    private volatile @Nullable HttpConnection current;
+    private volatile boolean closed;
+
+    void use(HttpConnection c) {
+      current = c;
+      if (closed) {
+        c.close(); // the watch expired between two attempts
+      }
+    }
+
+    void close() {
+      closed = true;
+      HttpConnection c = current;
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
+  /**
+   * Sends one request and reads the response head, retrying once on a stale pooled connection.
+   * With a {@code watch} (whose expiry closes {@code connection}), reads have no socket timeout
+   * ({@code readTimeoutMillis} 0) and an expired watch is a first-byte timeout; without one,
+   * {@code readTimeoutMillis} is the socket's read timeout.
+   */
+  private Exchange exchange(
+      Replica replica,
+      String method,
+      String path,
+      byte[] body,
+      int readTimeoutMillis,
+      @Nullable Connection connection,
+      Watchdog.@Nullable Watch watch)
+      throws UpstreamException {
     URI base = replica.baseUrl();
     String origin = base.getScheme() + "://" + base.getHost() + ":" + base.getPort();
     String target = (base.getRawPath() == null ? "" : base.getRawPath()) + path;
@@ -147,16 +188,20 @@ public final class UpstreamClient implements AutoCloseable {
         } else {
           c.readTimeoutMillis(readTimeoutMillis);
         }
+        if (connection != null) {
+          connection.use(c);
+        }
         c.send(method, target, host, JSON, ACCEPT, replica.apiKey(), body);
         HttpConnection.Head head = c.readHead();
-        if (readTimeoutMillis != firstByteTimeoutMillis) {
-          c.readTimeoutMillis(firstByteTimeoutMillis);
-        }
         return new Exchange(head, new Body(this, origin, c, head, method.equals("HEAD")));
       } catch (IOException e) {
         boolean reused = c != null && c.reused;
         if (c != null) {
           c.close();
+        }
+        if (watch != null && watch.expired()) {
+          throw new UpstreamException(
+              UpstreamException.Kind.FIRST_BYTE_TIMEOUT, replica.name() + " sent no response within " + firstByteTimeoutMillis + " ms", 0, null, e);
         }
         // A reused connection that fails before any response byte was closed by the server as we
         // reused it: send once more on a fresh one. Timeouts are not that.

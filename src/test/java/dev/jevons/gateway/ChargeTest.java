@@ -8,9 +8,12 @@ import dev.jevons.billing.Ledger;
 import dev.jevons.billing.Prices;
 import dev.jevons.billing.Quote;
 import dev.jevons.billing.ReserveResult;
+import dev.jevons.upstream.Watchdog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -19,12 +22,16 @@ import org.junit.jupiter.api.Test;
 class ChargeTest {
   static final long PROMPT_BOUND = 40;
   final Ledger ledger = new Ledger(new InMemoryLedgerStore(), Clock.systemUTC());
+  final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  final Watchdog watchdog = new Watchdog(timer, System::nanoTime, 10);
   final Quote quote = new Quote("m", "pv_test", Prices.of("0.028", "0.28", "0.42"), 0, Instant.now());
   int requests;
 
   @AfterEach
   void close() {
     ledger.close();
+    watchdog.close();
+    timer.shutdownNow();
   }
 
   String account(long toppedUpNanos) throws Exception {
@@ -39,7 +46,7 @@ class ChargeTest {
     ReserveResult r = ledger.reserve(id, account, hold, Duration.ofMinutes(10)).get(10, TimeUnit.SECONDS);
     assertThat(r.reserved()).isTrue();
     return new Charge(
-        ledger, q, id, account, "key", System.nanoTime(),
+        ledger, watchdog, q, id, account, "key", System.nanoTime(),
         new Charge.Hold(r.heldNanos(), PROMPT_BOUND, initialTokens, budgetTokens, stepTokens, Duration.ofMinutes(10)));
   }
 

@@ -92,6 +92,18 @@ class UpstreamClientTest {
       }
       ex.close();
     });
+    // An error status whose body never comes.
+    server.createContext("/v1/stalled-error", ex -> {
+      ex.getRequestBody().readAllBytes();
+      ex.sendResponseHeaders(500, 100);
+      ex.getResponseBody().flush();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      ex.close();
+    });
     server.start();
     scheduler = Executors.newSingleThreadScheduledExecutor();
     watchdog = new Watchdog(scheduler, System::nanoTime, 10);
@@ -172,6 +184,15 @@ class UpstreamClientTest {
   void gives_up_with_a_first_byte_timeout_when_the_server_sends_no_headers() {
     assertThatThrownBy(() -> impatient.post(replica(server.getAddress().getPort()), "/silent", "{}".getBytes(StandardCharsets.UTF_8)))
         .isInstanceOfSatisfying(UpstreamException.class, e -> assertThat(e.kind()).isEqualTo(UpstreamException.Kind.FIRST_BYTE_TIMEOUT));
+  }
+
+  /** The first-byte watch stays on while an error answer's body is read: a stalled one does not hang the request. */
+  @Test
+  void an_error_answer_whose_body_stalls_fails_within_the_first_byte_timeout() {
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> impatient.post(replica(port()), "/stalled-error", json()))
+        .isInstanceOfSatisfying(UpstreamException.class, e -> assertThat(e.status()).isEqualTo(500));
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).as("not held until the server gives up at 30 s").isLessThan(Duration.ofSeconds(10));
   }
 
   @Test
