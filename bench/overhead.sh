@@ -6,6 +6,7 @@
 #
 # Usage: bench/overhead.sh            (all three parts; see the variables below)
 #   DURATION=20 ROUNDS=3 CONNS=64     peak runs: wrk -c CONNS for DURATION s, ROUNDS interleaved rounds
+#   WARMUP=20                         seconds of wrk per Jevons before the peak runs (JIT)
 #   VARIANTS="base=/tmp/base/jevons.jar new=target/jevons.jar"
 #                                     compare several Jevons jars side by side in the same run; a
 #                                     variant may add environment variables after commas, e.g.
@@ -30,6 +31,7 @@ JFRTOOL="$java_home/bin/jfr"
 
 DURATION="${DURATION:-20}"
 ROUNDS="${ROUNDS:-3}"
+WARMUP="${WARMUP:-20}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
 STREAMS="${STREAMS:-5000}"
@@ -203,9 +205,13 @@ summary="$out/summary.txt"
 
 peak_rps=""
 if [[ " $PARTS " == *" peak "* ]]; then
-  log "warm-up (JIT): 20 s per target"
-  # Jevons runs more code than the others and its JIT competes with wrk for 2 cores: 20 s each.
-  for t in "${targets[@]}"; do run_wrk "${t%%=*}" "${t#*=}" 20 "$CONNS" 0 warmup >/dev/null; done
+  log "warm-up (JIT): $WARMUP s per Jevons, 5 s for direct and nginx"
+  # Jevons runs more code than the others and its JIT competes with wrk for 2 cores; it keeps
+  # compiling for a minute or more (bench/cpu-per-request.sh), so use WARMUP=60 to compare builds.
+  for t in "${targets[@]}"; do
+    case "${t%%=*}" in direct | nginx) w=5 ;; *) w="$WARMUP" ;; esac
+    run_wrk "${t%%=*}" "${t#*=}" "$w" "$CONNS" 0 warmup >/dev/null
+  done
   results="$out/peak.tsv"
   : >"$results"
   for r in $(seq 1 "$ROUNDS"); do
