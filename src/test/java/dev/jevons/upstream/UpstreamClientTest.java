@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -55,12 +56,7 @@ class UpstreamClientTest {
     });
     server.createContext("/v1/silent", ex -> {
       ex.getRequestBody().readAllBytes();
-      try {
-        release.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      ex.close();
+      holdUntilReleased(ex);
     });
     // An endless event stream, as a generation would be; it stops when a write finds the client gone.
     server.createContext("/v1/stream", ex -> {
@@ -85,30 +81,30 @@ class UpstreamClientTest {
       ex.sendResponseHeaders(200, 0);
       ex.getResponseBody().write("data: {}\n\n".getBytes(StandardCharsets.UTF_8));
       ex.getResponseBody().flush();
-      try {
-        release.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      ex.close();
+      holdUntilReleased(ex);
     });
     // An error status whose body never comes.
     server.createContext("/v1/stalled-error", ex -> {
       ex.getRequestBody().readAllBytes();
       ex.sendResponseHeaders(500, 100);
       ex.getResponseBody().flush();
-      try {
-        release.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      ex.close();
+      holdUntilReleased(ex);
     });
     server.start();
     scheduler = Executors.newSingleThreadScheduledExecutor();
     watchdog = new Watchdog(scheduler, System::nanoTime, 10);
     client = new UpstreamClient(new ObjectMapper(), Duration.ofSeconds(5), Duration.ofSeconds(30), watchdog);
     impatient = new UpstreamClient(new ObjectMapper(), Duration.ofSeconds(5), Duration.ofMillis(200), watchdog);
+  }
+
+  /** Keeps an exchange open, sending nothing more, until the test ends (or 30 s). */
+  private void holdUntilReleased(HttpExchange ex) {
+    try {
+      release.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    ex.close();
   }
 
   @AfterEach
