@@ -219,6 +219,8 @@ public final class Ledger implements AutoCloseable {
   /** The open batch waits for company ({@link #waitForCompany}) until {@link #lingerUntilNanos}; read by the committer. */
   private volatile boolean lingering;
   private volatile long lingerUntilNanos;
+  /** Whether this round of {@link #step} decided to wait for company (under the combiner's lock). */
+  private boolean waitDecided;
   private volatile boolean committerStopping;
 
   /** A shared ledger: see {@link Mode#SHARED}. */
@@ -413,6 +415,7 @@ public final class Ledger implements AutoCloseable {
           Thread.sleep(1); // the committer finishes what is in flight
         }
         committerStopping = true;
+        LockSupport.unpark(committer); // asleep until the flush deadline otherwise
         committer.join(TimeUnit.SECONDS.toMillis(30));
       }
       terminated = true;
@@ -663,8 +666,24 @@ public final class Ledger implements AutoCloseable {
     drained.clear();
   }
 
-  /** One round of the exclusive ledger's work; holds {@link #combiner}. */
+  /**
+   * One round of the exclusive ledger's work; holds {@link #combiner}. A wait for company lasts
+   * only as long as each round decides it again: any round that does not (a lost claim, a failure,
+   * a batch in flight, nothing left to write) ends it, so the committer never keeps waking for a
+   * wait whose end has passed.
+   */
   private boolean step() {
+    waitDecided = false;
+    try {
+      return stepOnce();
+    } finally {
+      if (!waitDecided && lingering) {
+        lingering = false;
+      }
+    }
+  }
+
+  private boolean stepOnce() {
     InFlight f = inFlight;
     if (f != null && f.done) {
       inFlight = null;
@@ -697,12 +716,8 @@ public final class Ledger implements AutoCloseable {
       openCommands = 0; // only answers that wrote nothing and wait for nothing (refusals, replays)
     }
     if (inFlight == null && unwritten && (!openWaiting.isEmpty() || openCommands >= options.maxBatch() || closed
-        || System.nanoTime() - openSinceNanos >= flushAfterNanos)) {
-      if (!waitForCompany()) {
-        handOver(clock.millis());
-      }
-    } else if (lingering) {
-      lingering = false; // nothing to hand over now; whoever next finds something does
+        || System.nanoTime() - openSinceNanos >= flushAfterNanos) && !waitForCompany()) {
+      handOver(clock.millis());
     }
     return queue.isEmpty() && inFlight == null && open.isEmpty() && openWaiting.isEmpty();
   }
@@ -778,15 +793,6 @@ public final class Ledger implements AutoCloseable {
   }
 
   /**
-   * Whether the open batch, which callers wait for, waits a little longer for more charges to
-   * share its commit (group commit as PostgreSQL's {@code commit_delay} with {@code
-   * commit_siblings}): only with a commit delay configured, only while at least {@link
-   * Options#commitSiblings} holds are still open (requests being served, whose charges are
-   * coming), and at most the delay after its first waiter. A lone request never waits; under
-   * load each commit and its sync are shared by more requests. Tells the committer when to look
-   * again (under the combiner's lock).
-   */
-  /**
    * Holds not yet settled, in memory (under the combiner's lock, with no batch in flight): a
    * settled reservation leaves {@link #pendingIndex} when its batch commits, so the open batch's
    * settlements are taken off.
@@ -795,12 +801,24 @@ public final class Ledger implements AutoCloseable {
     return pendingIndex.size() - open.settled.size();
   }
 
+  /**
+   * Whether the open batch, which callers wait for, waits a little longer for more charges to
+   * share its commit (group commit as PostgreSQL's {@code commit_delay} with {@code
+   * commit_siblings}): only with a commit delay configured, only while at least {@link
+   * Options#commitSiblings} holds are still open (requests being served, whose charges are
+   * coming), and at most the delay after its first waiter. A lone request never waits; under
+   * load each commit and its sync are shared by more requests. Open streams count as siblings
+   * too, so with that many streams open every charge may wait the delay, whatever the request
+   * rate; {@code commitSiblings} 0 makes every charge wait it. Tells the committer when to look
+   * again (under the combiner's lock).
+   */
   private boolean waitForCompany() {
     long until = firstWaitNanos + commitDelayNanos;
     if (commitDelayNanos == 0 || closed || flushWaiting || openWaiting.isEmpty() || openCommands >= options.maxBatch()
         || openHolds() < options.commitSiblings() || until - System.nanoTime() <= 0) {
-      return false; // handOver clears lingering
+      return false; // step() ends a wait it did not decide again
     }
+    waitDecided = true;
     if (!lingering || lingerUntilNanos != until) {
       lingerUntilNanos = until;
       lingering = true;
@@ -931,6 +949,7 @@ public final class Ledger implements AutoCloseable {
         openWaiting.size(), holds, cause.getMessage());
     openWaiting.forEach(c -> fail(c, cause));
     openWaiting.clear();
+    flushWaiting = false;
     open = new Changes();
     openCommands = 0;
     accounts.clear();

@@ -42,6 +42,8 @@ final class HttpConnection implements AutoCloseable {
   long idleSinceNanos;
   /** Whether it served an exchange before (so a failure before any response byte may be a stale reuse). */
   boolean reused;
+  /** Closed after its exchange instead of pooled (an error answer read under a watch that may still close it). */
+  volatile boolean discardAfterUse;
 
   /** A response's status line and the headers that frame its body. */
   record Head(int status, long contentLength, boolean chunked, boolean keepAlive) {}

@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -140,23 +141,35 @@ public final class UpstreamClient implements AutoCloseable {
 
   private record Exchange(HttpConnection.Head head, InputStream body) {}
 
-  /** The connection an exchange is using, for a watchdog to close from its own thread. */
+  /**
+   * The connection an exchange is using, for a watchdog to close from its own thread, until the
+   * exchange detaches it: a successful answer's connection then belongs to its body (and later
+   * to the pool), which a late expiry must not close. Detaching fails once the watch has fired.
+   */
   private static final class Connection {
+    private static final int OPEN = 0;
+    private static final int DETACHED = 1;
+    private static final int CLOSED = 2;
+    private final AtomicInteger state = new AtomicInteger(OPEN);
     private volatile @Nullable HttpConnection current;
-    private volatile boolean closed;
 
     void use(HttpConnection c) {
       current = c;
-      if (closed) {
+      if (state.get() == CLOSED) {
         c.close(); // the watch expired between two attempts
       }
     }
 
+    boolean detach() {
+      return state.compareAndSet(OPEN, DETACHED);
+    }
+
     void close() {
-      closed = true;
-      HttpConnection c = current;
-      if (c != null) {
-        c.close();
+      if (state.compareAndSet(OPEN, CLOSED)) {
+        HttpConnection c = current;
+        if (c != null) {
+          c.close();
+        }
       }
     }
   }
@@ -193,6 +206,15 @@ public final class UpstreamClient implements AutoCloseable {
         }
         c.send(method, target, host, JSON, ACCEPT, replica.apiKey(), body);
         HttpConnection.Head head = c.readHead();
+        if (connection != null) {
+          if (head.status() / 100 != 2) {
+            // Its error body is read under the watch, which may fire after the body's end would
+            // have pooled the connection: closed after use instead (errors are rare).
+            c.discardAfterUse = true;
+          } else if (!connection.detach()) {
+            throw new SocketTimeoutException("the first-byte watch fired as the head arrived");
+          }
+        }
         return new Exchange(head, new Body(this, origin, c, head, method.equals("HEAD")));
       } catch (IOException e) {
         boolean reused = c != null && c.reused;
@@ -231,7 +253,7 @@ public final class UpstreamClient implements AutoCloseable {
 
   /** A connection whose exchange ended cleanly goes back to its pool (most recently used last). */
   void release(String origin, HttpConnection c) {
-    if (closed || c.isClosed() || c.hasBufferedBytes()) {
+    if (closed || c.isClosed() || c.hasBufferedBytes() || c.discardAfterUse) {
       c.close();
       return;
     }

@@ -2,13 +2,16 @@ package dev.jevons.billing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -140,6 +143,53 @@ class ExclusiveLedgerRulesTest extends LedgerRulesTest {
     assertThat(atClose.get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
     assertThat(store.journal()).as("r1's charge is in the store")
         .anyMatch(e -> "r1".equals(e.reservationId()) && e.kind().posted());
+  }
+
+  /**
+   * A claim lost while a charge waits for company ends the wait; the committer then sleeps between
+   * its attempts to take the claim again instead of spinning on a wait whose end has passed.
+   */
+  @Test
+  void a_claim_lost_during_a_wait_for_company_leaves_no_busy_committer() throws Exception {
+    AtomicBoolean held = new AtomicBoolean(true);
+    AtomicInteger claims = new AtomicInteger();
+    LedgerStore losing = new ForwardingStore(store) {
+      @Override
+      public Claim claim(Ledger.Mode mode) {
+        if (claims.getAndIncrement() == 0) {
+          return new Claim() {
+            @Override
+            public boolean held() {
+              return held.get();
+            }
+
+            @Override
+            public void close() {}
+          };
+        }
+        throw new IllegalStateException("held by another node");
+      }
+    };
+    ledger.close();
+    // The claim is checked every 5 s; the wait (6 s) must still be on when the loss is found.
+    long start = System.nanoTime();
+    ledger = new Ledger(losing, clock, Ledger.Options.DEFAULTS.withCommitDelay(TimeUnit.SECONDS.toMicros(6), 1), Ledger.Mode.EXCLUSIVE);
+    credit("top", CreditKind.TOPPED_UP, 10 * USD, null);
+    reserve("r0", 1 * USD);
+    reserve("r1", 1 * USD);
+    CompletableFuture<SettleResult> waiting = ledger.post("r0", 1 * USD);
+    held.set(false); // the committer finds out at its next claim check, within 5 s
+
+    assertThat(catchThrowable(() -> waiting.get(15, TimeUnit.SECONDS)))
+        .as("the waiting charge is refused once the claim is found lost")
+        .isInstanceOf(ExecutionException.class)
+        .hasCauseInstanceOf(LedgerUnavailableException.class);
+    // Past the end of the wait, where a wait left on would have the committer spinning.
+    Thread.sleep(Math.max(0, TimeUnit.SECONDS.toMillis(7) - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)));
+    int before = claims.get();
+    Thread.sleep(1_000);
+    // Sleeping out the flush deadline between attempts: ~20 a second; spinning: hundreds of thousands.
+    assertThat(claims.get() - before).as("attempts to take the claim again in a second").isLessThan(1_000);
   }
 
   /** Replaces the ledger by one on a gated store (open) with the given group-commit delay and siblings. */
