@@ -41,8 +41,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Charge {
   private static final Logger log = LoggerFactory.getLogger(Charge.class);
-  private static final long SETTLE_TIMEOUT_SECONDS = 30;
-  private static final long EXTEND_TIMEOUT_SECONDS = 10;
+  private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration EXTEND_TIMEOUT = Duration.ofSeconds(10);
   /** Extensions refused in a row (by a race with other requests of the account) before giving up. */
   private static final int MAX_EXTEND_ATTEMPTS = 3;
 
@@ -87,6 +87,9 @@ final class Charge {
   private boolean settled;
   private long costNanos;
   private final @Nullable Watchdog watchdog;
+  /** How long a settlement, and an extension, may wait for the ledger (shorter only in tests). */
+  private Duration settleTimeout = SETTLE_TIMEOUT;
+  private Duration extendTimeout = EXTEND_TIMEOUT;
 
   /** {@code watchdog} bounds every wait for the ledger (required with a ledger). */
   Charge(
@@ -122,6 +125,12 @@ final class Charge {
 
   long costNanos() {
     return costNanos;
+  }
+
+  /** Shorter waits for the ledger, for tests of what happens when it does not answer. */
+  void ledgerTimeouts(Duration settle, Duration extend) {
+    this.settleTimeout = settle;
+    this.extendTimeout = extend;
   }
 
   boolean settled() {
@@ -166,7 +175,7 @@ final class Charge {
     CompletableFuture<ExtendResult> inFlight = extensionInFlight;
     if (inFlight != null && (inFlight.isDone() || Math.min(outputTokens, outputBudgetTokens) > heldOutputTokens)) {
       extensionInFlight = null;
-      ExtendResult r = await(() -> inFlight, EXTEND_TIMEOUT_SECONDS);
+      ExtendResult r = await(() -> inFlight, extendTimeout);
       if (r != null && r.status() == ExtendResult.Status.EXTENDED) {
         grown(r, extensionInFlightTokens);
       } else if (r != null && r.status() == ExtendResult.Status.INSUFFICIENT) {
@@ -236,7 +245,7 @@ final class Charge {
       heldOutputTokens += tokens;
       return new ExtendResult(ExtendResult.Status.EXTENDED, reservationId, heldNanos, 0, null, null);
     }
-    ExtendResult r = await(() -> l.extend(nextExtensionId(), reservationId, nanos, ttl), EXTEND_TIMEOUT_SECONDS);
+    ExtendResult r = await(() -> l.extend(nextExtensionId(), reservationId, nanos, ttl), extendTimeout);
     if (r != null && r.status() == ExtendResult.Status.EXTENDED) {
       grown(r, tokens);
     }
@@ -287,7 +296,7 @@ final class Charge {
     }
     settled = true;
     if (usage.completionTokens() == 0 && usage.counted()) {
-      return await(() -> l.voidReservation(reservationId, record(usage, rec, rec.outcome())), SETTLE_TIMEOUT_SECONDS) != null;
+      return await(() -> l.voidReservation(reservationId, record(usage, rec, rec.outcome())), settleTimeout) != null;
     }
     long cost;
     try {
@@ -303,7 +312,7 @@ final class Charge {
       cost = heldNanos;
     }
     long posted = cost;
-    SettleResult r = await(() -> l.post(reservationId, posted, record(usage, rec, rec.outcome())), SETTLE_TIMEOUT_SECONDS);
+    SettleResult r = await(() -> l.post(reservationId, posted, record(usage, rec, rec.outcome())), settleTimeout);
     if (r == null) {
       return false;
     }
@@ -321,7 +330,7 @@ final class Charge {
     if (l != null && quote != null && !settled) {
       settled = true;
       String outcome = rec.outcome().equals("ok") ? "failed" : rec.outcome();
-      await(() -> l.voidReservation(reservationId, record(Usage.NONE, rec, outcome)), SETTLE_TIMEOUT_SECONDS);
+      await(() -> l.voidReservation(reservationId, record(Usage.NONE, rec, outcome)), settleTimeout);
     }
   }
 
@@ -348,18 +357,18 @@ final class Charge {
   /**
    * Runs a ledger call and waits for it; null on any failure, which is logged, never thrown. The
    * wait itself is untimed and the shared {@link Watchdog} bounds it, failing the answer after
-   * {@code timeoutSeconds}: a timed wait on a virtual thread (or {@code orTimeout}, on JDK 25)
+   * {@code timeout}: a timed wait on a virtual thread (or {@code orTimeout}, on JDK 25)
    * enters a JDK delay scheduler and wakes its thread twice per wait, which cost more than the
    * rest of billing's work on the request thread (docs/BENCHMARKS.md, session 6).
    */
-  private <T> @Nullable T await(java.util.function.Supplier<CompletableFuture<T>> call, long timeoutSeconds) {
+  private <T> @Nullable T await(java.util.function.Supplier<CompletableFuture<T>> call, Duration timeout) {
     try {
       CompletableFuture<T> answer = call.get();
       if (answer.isDone()) {
         return answer.get();
       }
-      Runnable giveUp = () -> answer.completeExceptionally(new TimeoutException("no ledger answer within " + timeoutSeconds + " s"));
-      try (Watchdog.Watch watch = Objects.requireNonNull(watchdog).watch(TimeUnit.SECONDS.toNanos(timeoutSeconds), giveUp)) {
+      Runnable giveUp = () -> answer.completeExceptionally(new TimeoutException("no ledger answer within " + timeout.toMillis() + " ms"));
+      try (Watchdog.Watch watch = Objects.requireNonNull(watchdog).watch(timeout.toNanos(), giveUp)) {
         return answer.get();
       }
     } catch (RuntimeException e) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.billing.CreditKind;
 import dev.jevons.billing.InMemoryLedgerStore;
+import dev.jevons.billing.LedgerStore;
 import dev.jevons.billing.Ledger;
 import dev.jevons.billing.Prices;
 import dev.jevons.billing.Quote;
@@ -12,9 +13,14 @@ import dev.jevons.upstream.Watchdog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -63,6 +69,69 @@ class ChargeTest {
       reserved = ledger.balance(account).reservedNanos();
     }
     return reserved;
+  }
+
+  /**
+   * A settlement the ledger does not confirm in time is given up (the shared watchdog fails the
+   * wait; the request then ends with an error), and the charge, committed later, is made once.
+   */
+  @Test
+  void a_settlement_the_ledger_does_not_answer_in_time_is_given_up_and_charged_once() throws Exception {
+    InMemoryLedgerStore memory = new InMemoryLedgerStore();
+    CountDownLatch gate = new CountDownLatch(1);
+    AtomicBoolean blocking = new AtomicBoolean();
+    LedgerStore slowDisk = new LedgerStore() {
+      @Override
+      public Map<String, AccountRow> load(Collection<String> accountIds) {
+        return memory.load(accountIds);
+      }
+
+      @Override
+      public Map<String, ReservationRow> findReservations(Collection<String> reservationIds) {
+        return memory.findReservations(reservationIds);
+      }
+
+      @Override
+      public Map<String, EntryRow> findEntries(Collection<String> entryIds) {
+        return memory.findEntries(entryIds);
+      }
+
+      @Override
+      public List<String> accountsWithDue(long nowMillis, int limit) {
+        return memory.accountsWithDue(nowMillis, limit);
+      }
+
+      @Override
+      public void write(Batch batch) {
+        try {
+          if (blocking.get()) {
+            gate.await(30, TimeUnit.SECONDS);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        memory.write(batch);
+      }
+    };
+    try (Ledger stuck = new Ledger(slowDisk, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+      stuck.credit("seed", "acct", CreditKind.TOPPED_UP, 1_000_000_000L, null).get(10, TimeUnit.SECONDS);
+      long hold = held(quote, 100);
+      assertThat(stuck.reserveNew("req-stuck", "acct", hold, Duration.ofMinutes(10)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
+      Charge c = new Charge(stuck, watchdog, quote, "req-stuck", "acct", "key", System.nanoTime(),
+          new Charge.Hold(hold, PROMPT_BOUND, 100, 100, 100, Duration.ofMinutes(10)));
+      c.ledgerTimeouts(Duration.ofMillis(200), Duration.ofMillis(200));
+      blocking.set(true);
+
+      assertThat(c.settle(new Usage(30, 20, 0, false), new RequestRecord("req-stuck", System.nanoTime())))
+          .as("not confirmed within 200 ms").isFalse();
+      assertThat(c.settle(new Usage(30, 20, 0, false), new RequestRecord("req-stuck", System.nanoTime())))
+          .as("settled once: asking again changes nothing").isTrue();
+      gate.countDown();
+      stuck.flush().get(10, TimeUnit.SECONDS);
+      long cost = quote.cost(0, 30, 20).nanos();
+      assertThat(stuck.balance("acct").toppedUpNanos()).as("charged once, when the commit went through").isEqualTo(1_000_000_000L - cost);
+      assertThat(stuck.balance("acct").reservedNanos()).isZero();
+    }
   }
 
   @Test
