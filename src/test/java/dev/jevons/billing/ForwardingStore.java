@@ -5,10 +5,10 @@ import java.util.List;
 import java.util.Map;
 
 /** A store that tests wrap to inject delays, failures and other writers. */
-class ForwardingStore implements LedgerStore {
+public class ForwardingStore implements LedgerStore {
   private final LedgerStore delegate;
 
-  ForwardingStore(LedgerStore delegate) {
+  public ForwardingStore(LedgerStore delegate) {
     this.delegate = delegate;
   }
 

@@ -3,6 +3,7 @@ package dev.jevons.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.billing.CreditKind;
+import dev.jevons.billing.ForwardingStore;
 import dev.jevons.billing.InMemoryLedgerStore;
 import dev.jevons.billing.LedgerStore;
 import dev.jevons.billing.Ledger;
@@ -13,9 +14,6 @@ import dev.jevons.upstream.Watchdog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Collection;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -77,30 +75,9 @@ class ChargeTest {
    */
   @Test
   void a_settlement_the_ledger_does_not_answer_in_time_is_given_up_and_charged_once() throws Exception {
-    InMemoryLedgerStore memory = new InMemoryLedgerStore();
     CountDownLatch gate = new CountDownLatch(1);
     AtomicBoolean blocking = new AtomicBoolean();
-    LedgerStore slowDisk = new LedgerStore() {
-      @Override
-      public Map<String, AccountRow> load(Collection<String> accountIds) {
-        return memory.load(accountIds);
-      }
-
-      @Override
-      public Map<String, ReservationRow> findReservations(Collection<String> reservationIds) {
-        return memory.findReservations(reservationIds);
-      }
-
-      @Override
-      public Map<String, EntryRow> findEntries(Collection<String> entryIds) {
-        return memory.findEntries(entryIds);
-      }
-
-      @Override
-      public List<String> accountsWithDue(long nowMillis, int limit) {
-        return memory.accountsWithDue(nowMillis, limit);
-      }
-
+    LedgerStore slowDisk = new ForwardingStore(new InMemoryLedgerStore()) {
       @Override
       public void write(Batch batch) {
         try {
@@ -110,7 +87,7 @@ class ChargeTest {
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
-        memory.write(batch);
+        super.write(batch);
       }
     };
     try (Ledger stuck = new Ledger(slowDisk, Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
