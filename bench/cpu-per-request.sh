@@ -5,7 +5,7 @@
 #
 # Usage: bench/cpu-per-request.sh [JAR] [ENV=VALUE...]
 #   e.g. bench/cpu-per-request.sh target/jevons.jar JEVONS_BILLING_ENABLED=false
-#   Prints requests/s, Jevons CPU per request, with billing the ledger committer thread's CPU per
+#   Prints requests/s, the machine's busy share and CPU per request (all processes, simulator), Jevons CPU per request, with billing the ledger committer thread's CPU per
 #   request, and the CPU per request of each group of threads (request threads, committer, JIT, GC).
 #   WARM=30 MEASURE=15 CONNS=64 PORT_BASE=39000   PROFILE=/tmp/x.jfr records JFR over the measurement
 #   The JIT still compiles for a minute or more: with WARM=20 its threads took 9-60 us per request
@@ -27,7 +27,7 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 
 wait_http() { for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timed out: $1" >&2; return 1; }
 
-"$JAVA" -jar "$jar" sim --port "$sim_port" --profile instant --models sim-chat >"$work/sim.log" 2>&1 & pids+=($!)
+"$JAVA" -jar "$jar" sim --port "$sim_port" --profile instant --models sim-chat >"$work/sim.log" 2>&1 & sp=$!; pids+=($sp)
 wait_http "http://127.0.0.1:$sim_port/v1/models"
 env "$@" "$JAVA" -jar "$jar" serve --port "$port" --data "$work/data" --upstream "http://127.0.0.1:$sim_port/v1" >"$work/jevons.log" 2>&1 &
 jp=$!; pids+=($jp)
@@ -49,6 +49,9 @@ wrk -t2 -c"$CONNS" -d"${WARM}s" -s "$work/post.lua" "$url" >/dev/null
 
 ledger() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^jevons_ledger_(batches|commands|write_seconds)_total/ {v[$1]=$2} END {printf "%s %s %s\n", v["jevons_ledger_batches_total"]+0, v["jevons_ledger_commands_total"]+0, v["jevons_ledger_write_seconds_total"]+0}'; }
 cpu() { awk '{print $14, $15}' "/proc/$jp/stat"; }
+# The simulator's user + system ticks, and the whole machine's busy and idle ticks (all CPUs).
+sim_cpu() { awk '{print $14 + $15}' "/proc/$sp/stat"; }
+machine() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; }
 # The ledger committer's own user + system ticks (0 without billing); comm is cut to 15 characters.
 committer() {
   local t
@@ -67,18 +70,20 @@ threads_snap() {
   done
 }
 threads_snap >"$work/threads0"
-read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"
+read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"; q0="$(sim_cpu)"; read -r m0 i0 <<<"$(machine)"
 wrk -t2 -c"$CONNS" -d"${MEASURE}s" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
 threads_snap >"$work/threads1"
-read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"
+read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"; q1="$(sim_cpu)"; read -r m1 i1 <<<"$(machine)"
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.stop name=cpu >/dev/null
 requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
 ticks="$(getconf CLK_TCK)"
 awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k="$((k1 - k0))" -v m="$MEASURE" \
+    -v q="$((q1 - q0))" -v mb="$((m1 - m0))" -v mi="$((i1 - i0))" \
     -v b="$b0 $b1" -v c="$c0 $c1" -v w="$w0 $w1" -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" \
     -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" -v p99="$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")" 'BEGIN {
   split(b, B, " "); split(c, C, " "); split(w, W, " ");
   printf "req/s %s  p50 %s  p99 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, p99, u * 1e6 / t / r, s * 1e6 / t / r;
+  printf "machine: busy %.0f%% (idle + iowait %.0f%%), all processes %.1f us per request, simulator %.1f us\n", mb * 100 / (mb + mi), mi * 100 / (mb + mi), mb * 1e6 / t / r, q * 1e6 / t / r;
   nb = B[2] - B[1];
   if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%, committer CPU %.1f us per request\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m, k * 1e6 / t / r;
 }'

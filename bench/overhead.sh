@@ -204,7 +204,7 @@ summary="$out/summary.txt"
 } | tee "$summary"
 
 peak_rps=""
-if [[ " $PARTS " == *" peak "* ]]; then
+if [[ " $PARTS " == *" peak "* || " $PARTS " == *" paced "* ]]; then
   log "warm-up (JIT): $WARMUP s per Jevons, 5 s for direct and nginx"
   # Jevons runs more code than the others and its JIT competes with wrk for 2 cores; it keeps
   # compiling for a minute or more (bench/cpu-per-request.sh), so use WARMUP=60 to compare builds.
@@ -212,6 +212,8 @@ if [[ " $PARTS " == *" peak "* ]]; then
     case "${t%%=*}" in direct | nginx) w=5 ;; *) w="$WARMUP" ;; esac
     run_wrk "${t%%=*}" "${t#*=}" "$w" "$CONNS" 0 warmup >/dev/null
   done
+fi
+if [[ " $PARTS " == *" peak "* ]]; then
   results="$out/peak.tsv"
   : >"$results"
   for r in $(seq 1 "$ROUNDS"); do
