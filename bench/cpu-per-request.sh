@@ -29,7 +29,9 @@ wait_http() { for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null 
 
 "$JAVA" -jar "$jar" sim --port "$sim_port" --profile instant --models sim-chat >"$work/sim.log" 2>&1 & sp=$!; pids+=($sp)
 wait_http "http://127.0.0.1:$sim_port/v1/models"
-env "$@" "$JAVA" -jar "$jar" serve --port "$port" --data "$work/data" --upstream "http://127.0.0.1:$sim_port/v1" >"$work/jevons.log" 2>&1 &
+# The launcher's JVM defaults (.ci/jvm-opts.sh) as the given environment sees them.
+jvm_opts="$(env "$@" bash -c "source '$here/.ci/jvm-opts.sh'; jevons_jvm_opts")"
+env "$@" "$JAVA" $jvm_opts ${JEVONS_JAVA_OPTS:-} -jar "$jar" serve --port "$port" --data "$work/data" --upstream "http://127.0.0.1:$sim_port/v1" >"$work/jevons.log" 2>&1 &
 jp=$!; pids+=($jp)
 wait_http "http://127.0.0.1:$port/health"
 token="$(tr -d '[:space:]' <"$work/data/admin-token")"

@@ -11,7 +11,9 @@
 #                                     compare several Jevons jars side by side in the same run; a
 #                                     variant may add environment variables after commas, e.g.
 #   VARIANTS="billing=target/jevons.jar nobilling=target/jevons.jar,JEVONS_BILLING_ENABLED=false"
-#                                     (ratios against the first variant are printed per round)
+#                                     (ratios against the first variant are printed per round);
+#                                     Jevons runs with the launcher's JVM defaults (.ci/jvm-opts.sh):
+#                                     a variant with JEVONS_DEFAULT_JVM_OPTS= runs without them
 #   BODY='{...}'                      the request (default: a small non-streaming chat request)
 #   STREAMS=5000 MAX_TOKENS=1000      memory run (STREAMS=0 skips it) on STREAMS_VARIANT (default: the first)
 #   JFR=1                             record a 30 s JFR profile of the first variant under wrk load
@@ -142,7 +144,10 @@ start_jevons() {
   mkdir -p "$data"
   log "starting Jevons '$name' ($jar${envs[*]:+ with ${envs[*]}}) on $port"
   # Access log left ON, as in production; it goes to the log file like stderr would.
-  env ${envs[@]+"${envs[@]}"} "$JAVA" ${JEVONS_JAVA_OPTS:-} -jar "$jar" serve --port "$port" --data "$data" "$@" >"$out/jevons-$name.log" 2>&1 &
+  # The launcher's JVM defaults, as the variant's environment sees them (JEVONS_DEFAULT_JVM_OPTS=).
+  local jvm_opts
+  jvm_opts="$(env ${envs[@]+"${envs[@]}"} bash -c "source '$here/.ci/jvm-opts.sh'; jevons_jvm_opts")"
+  env ${envs[@]+"${envs[@]}"} "$JAVA" $jvm_opts ${JEVONS_JAVA_OPTS:-} -jar "$jar" serve --port "$port" --data "$data" "$@" >"$out/jevons-$name.log" 2>&1 &
   jpid[$name]=$!
   pids+=($!)
   wait_http "http://127.0.0.1:$port/health"

@@ -388,7 +388,7 @@ public final class Admission {
       // Only a request that held its slot to the end says how long a slot stays taken.
       serviceNanosPerToken.computeIfAbsent(t.model(), m -> new Smoothed()).record((double) Math.max(0, now - t.dispatchedNanos()) / t.queuedTokens());
     }
-    handBack(t);
+    release(t);
     queue.correct(t.accountId(), weight, t.costTokens(), promptTokens, outputTokens);
     // The rate is measured in the queue's own unit (estimated prompt + max output per request):
     // queued tokens over queued tokens cleared per second is an unbiased wait however far the
@@ -402,8 +402,15 @@ public final class Admission {
    * and it moves to another server); idempotent, and {@link #complete} will not give it back again.
    */
   public void handBack(Ticket t) {
+    if (release(t)) {
+      pump();
+    }
+  }
+
+  /** Frees the ticket's server, once; whether this call did (the caller dispatches what fits). */
+  private boolean release(Ticket t) {
     if (!t.released.compareAndSet(false, true)) {
-      return;
+      return false;
     }
     clearPrefill(t);
     Set<Ticket> busy = running.get(t.model());
@@ -413,7 +420,7 @@ public final class Admission {
     if (t.slot() instanceof Server s) {
       s.release();
     }
-    pump();
+    return true;
   }
 
   public boolean cancel(Ticket t) {
