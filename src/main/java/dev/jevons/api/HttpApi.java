@@ -34,6 +34,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -138,8 +140,13 @@ public final class HttpApi {
     int run(ServerRequest req, ServerResponse res, RequestRecord rec) throws Exception;
   }
 
+  /**
+   * Starts listening. A port that is taken is an {@link IllegalStateException} saying so: Helidon
+   * itself only logs the failure and returns a server that is not running.
+   */
   public WebServer start() {
-    return WebServer.builder()
+    requirePortFree(config.host(), config.port());
+    WebServer server = WebServer.builder()
         .host(config.host())
         .port(config.port())
         .maxPayloadSize(config.maxBodyBytes())
@@ -166,6 +173,24 @@ public final class HttpApi {
         .routing(this::routes)
         .build()
         .start();
+    if (!server.isRunning()) {
+      server.stop();
+      throw new IllegalStateException("cannot listen on " + config.host() + ":" + config.port() + " (see the log above)");
+    }
+    return server;
+  }
+
+  /** Fails with a clear message, and without Helidon's stack trace, when the port is taken. */
+  public static void requirePortFree(String host, int port) {
+    if (port == 0) {
+      return;
+    }
+    try (ServerSocket probe = new ServerSocket()) {
+      probe.setReuseAddress(true); // as the server's own socket: a port in TIME_WAIT is free
+      probe.bind(new InetSocketAddress(host, port));
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + e.getMessage() + " (is another server using the port?)", e);
+    }
   }
 
   private void routes(HttpRouting.Builder r) {

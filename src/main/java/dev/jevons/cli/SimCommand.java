@@ -1,5 +1,6 @@
 package dev.jevons.cli;
 
+import dev.jevons.api.HttpApi;
 import dev.jevons.sim.FaultPlan;
 import dev.jevons.sim.SimConfig;
 import dev.jevons.sim.SimFleet;
@@ -79,6 +80,9 @@ public final class SimCommand implements Callable<Integer> {
     }
     SimFleet fleet;
     try {
+      for (int i = 0; port > 0 && i < replicas && port + i <= 65_535; i++) {
+        HttpApi.requirePortFree("127.0.0.1", port + i); // before Helidon, which logs a stack trace
+      }
       fleet = SimFleet.start(config, replicas, port);
     } catch (IllegalArgumentException e) {
       err.println("jevons sim: " + e.getMessage());

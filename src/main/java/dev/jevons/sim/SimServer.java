@@ -55,6 +55,10 @@ public final class SimServer implements AutoCloseable {
                           .post("/v1/completions", api::completions))
               .build()
               .start();
+      if (!server.isRunning()) { // Helidon logs why (a port in use) and returns a stopped server
+        server.stop();
+        throw new IllegalStateException("cannot listen on 127.0.0.1:" + port);
+      }
       return new SimServer(server, runner);
     } catch (RuntimeException e) {
       runner.close();

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -34,6 +36,19 @@ class SimCommandTest {
   void rejects_out_of_range_fault_rates_with_exit_code_2() {
     assertThat(cli(new SimCommand()).execute("--fault-error-rate", "2")).isEqualTo(2);
     assertThat(err.toString()).contains("errorRate must be in [0, 1]");
+  }
+
+  @Test
+  void a_port_in_use_exits_with_1_and_says_so() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      int code = cli(new SimCommand()).execute("--port", String.valueOf(taken.getLocalPort()), "--profile", "instant");
+      assertThat(code).isEqualTo(1);
+      assertThat(err.toString())
+          .contains("cannot listen on 127.0.0.1:" + taken.getLocalPort())
+          .contains("Address already in use")
+          .doesNotContain("Exception");
+      assertThat(out.toString()).doesNotContain("http://");
+    }
   }
 
   @Test

@@ -8,6 +8,8 @@ import dev.jevons.cli.ServeCommand;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -341,6 +344,26 @@ class ConfigLoaderTest {
   @Test
   void serve_exits_with_2_on_a_negative_port() {
     assertThat(runServe("--port", "-5", "--data", tmp.toString())).isEqualTo(2);
+  }
+
+  @Test
+  @Timeout(60) // before the fix, serve printed a banner for port -1 and waited forever
+  void serve_exits_with_1_when_its_port_is_taken_instead_of_listening_nowhere() throws IOException {
+    try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      String port = String.valueOf(taken.getLocalPort());
+      PrintStream err = System.err;
+      ByteArrayOutputStream captured = new ByteArrayOutputStream();
+      System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+      try {
+        int code = new CommandLine(new ServeCommand()).execute("--port", port, "--data", tmp.toString(), "--sim-profile", "instant");
+        assertThat(code).isEqualTo(1);
+        assertThat(captured.toString(StandardCharsets.UTF_8))
+            .contains("jevons: cannot start: cannot listen on 127.0.0.1:" + port)
+            .contains("Address already in use");
+      } finally {
+        System.setErr(err);
+      }
+    }
   }
 
   private static int runServe(String... args) {
