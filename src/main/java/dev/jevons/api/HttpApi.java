@@ -34,6 +34,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.security.SecureRandom;
@@ -189,7 +190,8 @@ public final class HttpApi {
       probe.setReuseAddress(true); // as the server's own socket: a port in TIME_WAIT is free
       probe.bind(new InetSocketAddress(host, port));
     } catch (IOException e) {
-      throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + e.getMessage() + " (is another server using the port?)", e);
+      String hint = e instanceof BindException && String.valueOf(e.getMessage()).contains("in use") ? " (is another server using the port?)" : "";
+      throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + e.getMessage() + hint, e);
     }
   }
 

@@ -10,6 +10,7 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Jevons' log output (logback.xml): standard error, written in blocks instead of one write per
@@ -22,15 +23,13 @@ import java.util.concurrent.TimeUnit;
  */
 public final class BufferedConsoleAppender extends OutputStreamAppender<ILoggingEvent> {
   private final OutputStream target;
-  private int bufferSize = 64 * 1024;
+  private int bufferBytes = 64 * 1024;
   private long flushIntervalMillis = 100;
-  /** Lines written to the buffer since the last flush (guarded by {@code streamWriteLock}). */
-  private boolean dirty;
   /** After shutdown began: every line is flushed at once. */
   private volatile boolean immediate;
   private volatile boolean running;
-  private Thread flusher;
-  private Thread shutdownHook;
+  private @Nullable Thread flusher;
+  private @Nullable Thread shutdownHook;
 
   public BufferedConsoleAppender() {
     this(new FileOutputStream(FileDescriptor.err));
@@ -41,9 +40,9 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
     this.target = target;
   }
 
-  /** Bytes buffered before a write (logback.xml {@code <bufferSize>}); default 64 KiB. */
-  public void setBufferSize(int bytes) {
-    this.bufferSize = bytes;
+  /** Bytes buffered before a write (logback.xml {@code <bufferBytes>}); default 64 KiB. */
+  public void setBufferBytes(int bytes) {
+    this.bufferBytes = bytes;
   }
 
   /** Longest delay of an INFO line (logback.xml {@code <flushIntervalMillis>}); default 100. */
@@ -53,8 +52,11 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
 
   @Override
   public void start() {
-    if (bufferSize < 1 || flushIntervalMillis < 1) {
-      addError("bufferSize and flushIntervalMillis must be positive");
+    if (isStarted() || running) {
+      return;
+    }
+    if (bufferBytes < 1 || flushIntervalMillis < 1) {
+      addError("bufferBytes and flushIntervalMillis must be positive");
       return;
     }
     // Standard error outlives the appender: closing the appender's stream must not close it.
@@ -66,9 +68,9 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
 
       @Override
       public void close() throws IOException {
-        flush();
+        out.flush();
       }
-    }, bufferSize));
+    }, bufferBytes));
     setImmediateFlush(false);
     super.start();
     if (!isStarted()) {
@@ -76,52 +78,51 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
     }
     running = true;
     flusher = Thread.ofPlatform().daemon().name("log-flusher").start(this::flushPeriodically);
-    shutdownHook = new Thread(() -> {
-      immediate = true;
-      flush();
-    }, "log-flush-at-exit");
+    Thread hook = new Thread(this::shutdownBegun, "log-flush-at-exit");
+    shutdownHook = hook;
     try {
-      Runtime.getRuntime().addShutdownHook(shutdownHook);
+      Runtime.getRuntime().addShutdownHook(hook);
     } catch (IllegalStateException alreadyShuttingDown) {
-      immediate = true;
       shutdownHook = null;
+      shutdownBegun();
     }
   }
 
+  /**
+   * Buffers the line, then writes the buffer out if the line is a warning or worse, or shutdown
+   * has begun. {@code immediate} is read after the line is in the buffer: a shutdown hook that
+   * set it before this read finds the line when it flushes, or this call sees it and flushes.
+   */
   @Override
   protected void subAppend(ILoggingEvent event) {
     super.subAppend(event);
-    boolean now = immediate || event.getLevel().isGreaterOrEqual(Level.WARN);
+    if (immediate || event.getLevel().isGreaterOrEqual(Level.WARN)) {
+      writeBuffered();
+    }
+  }
+
+  @Nullable Thread flusherThread() {
+    return flusher;
+  }
+
+  /** At JVM shutdown: writes out what is buffered, and from now on every line at once. */
+  void shutdownBegun() {
+    immediate = true;
+    writeBuffered();
+  }
+
+  /** Writes out what is buffered (an empty buffer costs no system call). */
+  void writeBuffered() {
     streamWriteLock.lock();
     try {
-      dirty = true;
-      if (now) {
-        flushLocked();
+      OutputStream out = getOutputStream();
+      if (out != null) {
+        out.flush();
       }
-    } finally {
-      streamWriteLock.unlock();
-    }
-  }
-
-  /** Writes what is buffered. */
-  public void flush() {
-    streamWriteLock.lock();
-    try {
-      flushLocked();
-    } finally {
-      streamWriteLock.unlock();
-    }
-  }
-
-  private void flushLocked() {
-    if (!dirty || getOutputStream() == null) {
-      return;
-    }
-    dirty = false;
-    try {
-      getOutputStream().flush();
     } catch (IOException e) {
       addError("cannot write the log", e);
+    } finally {
+      streamWriteLock.unlock();
     }
   }
 
@@ -132,27 +133,31 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
       } catch (InterruptedException e) {
         break;
       }
-      flush();
+      writeBuffered();
     }
   }
 
+  /** Also after a failed write, which stops logback's side of the appender but not the flusher. */
   @Override
   public void stop() {
-    if (!isStarted()) {
-      return;
-    }
     running = false;
-    if (flusher != null) {
-      flusher.interrupt();
+    Thread t = flusher;
+    if (t != null) {
+      t.interrupt();
+      flusher = null;
     }
-    if (shutdownHook != null) {
+    Thread hook = shutdownHook;
+    if (hook != null) {
       try {
-        Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException shuttingDown) {
         // the hook runs (or ran) anyway
       }
+      shutdownHook = null;
     }
-    flush();
-    super.stop();
+    if (isStarted()) {
+      writeBuffered();
+      super.stop();
+    }
   }
 }

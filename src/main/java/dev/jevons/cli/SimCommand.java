@@ -80,7 +80,8 @@ public final class SimCommand implements Callable<Integer> {
     }
     SimFleet fleet;
     try {
-      for (int i = 0; port > 0 && i < replicas && port + i <= 65_535; i++) {
+      // Ports probed only for a valid fleet: SimFleet reports a bad count or range itself.
+      for (int i = 0; port > 0 && replicas <= SimFleet.MAX_REPLICAS && i < replicas && port + i <= 65_535; i++) {
         HttpApi.requirePortFree("127.0.0.1", port + i); // before Helidon, which logs a stack trace
       }
       fleet = SimFleet.start(config, replicas, port);
@@ -90,7 +91,7 @@ public final class SimCommand implements Callable<Integer> {
       return EXIT_USAGE;
     } catch (RuntimeException e) {
       // Typically a port already in use: say so once, without a stack trace.
-      err.println("jevons sim: cannot start on port " + port + ": " + e.getMessage());
+      err.println("jevons sim: cannot start: " + e.getMessage());
       err.flush();
       return 1;
     }

@@ -9,7 +9,7 @@ import java.util.List;
  * firstPort} (or each on an ephemeral port when {@code firstPort} is 0).
  */
 public final class SimFleet implements AutoCloseable {
-  static final int MAX_REPLICAS = 256;
+  public static final int MAX_REPLICAS = 256;
 
   private final List<SimServer> servers;
 

@@ -62,7 +62,7 @@ class BufferedConsoleAppenderTest {
     log.info("one");
     log.info("two");
     assertThat(out()).isEmpty();
-    appender.flush();
+    appender.writeBuffered();
     assertThat(out()).isEqualTo("INFO  one\nINFO  two\n");
   }
 
@@ -94,6 +94,29 @@ class BufferedConsoleAppenderTest {
     appender.stop();
     assertThat(out()).isEqualTo("INFO  last words\n");
     assertThat(closed).isFalse();
+  }
+
+  @Test
+  void once_shutdown_begins_the_buffer_and_every_later_line_are_written_at_once() {
+    Logger log = logger(3_600_000);
+    log.info("before");
+    appender.shutdownBegun();
+    assertThat(out()).isEqualTo("INFO  before\n");
+    log.info("during shutdown");
+    assertThat(out()).isEqualTo("INFO  before\nINFO  during shutdown\n");
+  }
+
+  @Test
+  void starting_twice_keeps_one_flusher_and_stopping_ends_it() throws InterruptedException {
+    Logger log = logger(3_600_000);
+    Thread flusher = appender.flusherThread();
+    appender.start();
+    assertThat(appender.flusherThread()).isSameAs(flusher);
+    log.info("kept");
+    appender.stop();
+    assertThat(out()).isEqualTo("INFO  kept\n");
+    flusher.join(10_000);
+    assertThat(flusher.isAlive()).isFalse();
   }
 
   @Test
