@@ -80,9 +80,10 @@ public final class SimCommand implements Callable<Integer> {
     }
     SimFleet fleet;
     try {
-      // Ports probed only for a valid fleet: SimFleet reports a bad count or range itself.
-      for (int i = 0; port > 0 && replicas <= SimFleet.MAX_REPLICAS && i < replicas && port + i <= 65_535; i++) {
-        HttpApi.requirePortFree("127.0.0.1", port + i); // before Helidon, which logs a stack trace
+      // Before Helidon, which logs a stack trace; only for a valid fleet (SimFleet reports the rest).
+      boolean validFleet = replicas >= 1 && replicas <= SimFleet.MAX_REPLICAS && port + replicas - 1 <= 65_535;
+      for (int i = 0; port > 0 && validFleet && i < replicas; i++) {
+        HttpApi.requirePortFree("127.0.0.1", port + i);
       }
       fleet = SimFleet.start(config, replicas, port);
     } catch (IllegalArgumentException e) {
