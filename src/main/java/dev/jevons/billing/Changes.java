@@ -162,19 +162,32 @@ final class Changes {
    * amount it held, and a replay of its settlement once the ledger has forgotten it (after
    * {@link Ledger.Options#maxRememberedOutcomes} more, or a restart) answers NOT_FOUND instead of
    * its outcome; either way it changes nothing.
+   *
+   * <p>When such a hold was posted wholly from topped-up credit (one debit row, no grant spent)
+   * and its usage record is in the batch, that record is written as the journal's debit row
+   * ({@link LedgerStore.UsageRow#accountVersion}) and the debit entry is not: a billed request
+   * is then one row, where the debit entry and the usage record said the same amount twice. One
+   * row fewer per request halved the time a batch takes to write (docs/BENCHMARKS.md, session 8).
    */
   LedgerStore.Batch toBatch(long nowMillis) {
     Set<String> heldAndSettled = new HashSet<>();
+    Set<String> freshAndSettled = new HashSet<>();
     List<LedgerStore.ReservationRow> reservationRows = new ArrayList<>(newReservations.size());
     for (Reservation r : newReservations.values()) {
       if (r.state != ReservationState.PENDING) {
         heldAndSettled.add(r.id);
         if (r.fresh) {
+          freshAndSettled.add(r.id);
           continue;
         }
       }
       reservationRows.add(r.row());
     }
+    Map<String, Integer> usageIndex = new HashMap<>(usage.size() * 2);
+    for (int i = 0; i < usage.size(); i++) {
+      usageIndex.put(usage.get(i).id(), i);
+    }
+    @Nullable Long[] usageVersions = new Long[usage.size()];
     // Each account's operations, numbered on from the version the store holds.
     Map<String, long[]> versions = new LinkedHashMap<>(); // account -> {last version applied, last version written}
     List<LedgerStore.EntryRow> rows = new ArrayList<>(entries.size());
@@ -187,7 +200,16 @@ final class Changes {
         v[0] = e.accountVersion();
         v[1] = Math.addExact(v[1], 1);
       }
+      Integer carrier = chargeRecordOf(e, freshAndSettled, usageIndex);
+      if (carrier != null) {
+        usageVersions[carrier] = v[1]; // the usage record is this debit's journal row
+        continue;
+      }
       rows.add(e.accountVersion() == v[1] ? e : e.withAccountVersion(v[1]));
+    }
+    List<LedgerStore.UsageRow> usageRows = new ArrayList<>(usage.size());
+    for (int i = 0; i < usage.size(); i++) {
+      usageRows.add(new LedgerStore.UsageRow(usage.get(i), usageVersions[i]));
     }
     List<LedgerStore.AccountWrite> accounts = new ArrayList<>(versions.size());
     for (Map.Entry<String, long[]> v : versions.entrySet()) {
@@ -204,6 +226,20 @@ final class Changes {
         reservationRows,
         changedReservations.values().stream().map(Reservation::row).toList(),
         rows,
-        List.copyOf(usage));
+        usageRows);
+  }
+
+  /**
+   * The index of the usage record that journals {@code e}, or null when {@code e} keeps a row of
+   * its own: only the one debit row of a fresh hold made and posted in this batch wholly from
+   * topped-up credit (leg 0, so no grant was spent), whose usage record is in the batch.
+   */
+  private static @Nullable Integer chargeRecordOf(LedgerStore.EntryRow e, Set<String> freshAndSettled, Map<String, Integer> usageIndex) {
+    String reservationId = e.reservationId();
+    if (e.kind() != EntryKind.DEBIT_TOPPED_UP || reservationId == null || !freshAndSettled.contains(reservationId)
+        || !e.id().endsWith(":0")) {
+      return null;
+    }
+    return usageIndex.get(reservationId);
   }
 }

@@ -52,7 +52,9 @@ import org.slf4j.LoggerFactory;
  *       (POSTED, VOIDED, EXPIRED) never changes again.
  *   <li>Every state change writes an immutable journal row; an account's posted balance is the sum
  *       of the posted kinds ({@link EntryKind#posted()}), and its rows are ordered by the account
- *       version they carry.
+ *       version they carry. The journal is the entry rows and the usage records that carry an
+ *       account version: a gateway request held and posted in one batch from topped-up credit is
+ *       journaled by its usage record alone, as a debit of its cost ({@link Changes#toBatch}).
  * </ul>
  *
  * <h2>Concurrency: group commit over an in-memory authority</h2>

@@ -98,6 +98,13 @@ public interface LedgerStore {
   record AccountWrite(
       String accountId, long expectedVersion, long newVersion, long toppedUpNanos, long creditLimitNanos, long atMillis) {}
 
+  /**
+   * A usage record as written. With {@code accountVersion}, the record is also the journal's row
+   * of its request's debit ({@link EntryKind#DEBIT_TOPPED_UP}, amount minus its cost, at that
+   * version of its account) and no entry row is written for it; see {@code Changes#toBatch}.
+   */
+  record UsageRow(UsageRecord record, @Nullable Long accountVersion) {}
+
   /** Account writes sorted by id; grant and reservation rows split into new ones and changed ones. */
   record Batch(
       List<AccountWrite> accounts,
@@ -106,7 +113,7 @@ public interface LedgerStore {
       List<ReservationRow> newReservations,
       List<ReservationRow> changedReservations,
       List<EntryRow> entries,
-      List<UsageRecord> usage) {
+      List<UsageRow> usage) {
 
     public boolean isEmpty() {
       return accounts.isEmpty() && entries.isEmpty();

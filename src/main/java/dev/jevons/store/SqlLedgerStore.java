@@ -385,7 +385,8 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       }
       ps.setLong(i + 8, e.createdAtMillis());
     });
-    batchInsert(c, "usage_records (" + USAGE_COLUMNS + ")", 13, batch.usage(), (ps, i, u) -> {
+    batchInsert(c, "usage_records (" + USAGE_COLUMNS + ", account_version)", 14, batch.usage(), (ps, i, row) -> {
+      UsageRecord u = row.record();
       ps.setString(i, u.id());
       ps.setString(i + 1, u.accountId());
       ps.setString(i + 2, u.keyId());
@@ -399,6 +400,12 @@ public final class SqlLedgerStore implements LedgerStore, UsageLog {
       ps.setLong(i + 10, u.createdAtMillis());
       ps.setLong(i + 11, u.durationMillis());
       ps.setLong(i + 12, u.timeToFirstTokenMillis());
+      Long version = row.accountVersion();
+      if (version == null) {
+        ps.setNull(i + 13, Types.BIGINT);
+      } else {
+        ps.setLong(i + 13, version);
+      }
     });
   }
 

@@ -23,17 +23,23 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A gateway request's hold ({@code reserveNew}) that is made and settled in one batch is written
- * as its debit and its usage record only; every other hold keeps its reservation row.
+ * as its usage record only when topped-up credit paid for it (the record is then the journal's
+ * debit row), and as its debit entries and its usage record when a grant paid; every other hold
+ * keeps its reservation row and its debit entry.
  */
 class FreshHoldRowsTest {
 
   private static UsageRecord usage(String id) {
-    return new UsageRecord(id, "acct", "key", "sim-chat", null, 0, 10, 5, 0, "ok", 1_000, 20, 5);
+    return usage(id, "acct");
+  }
+
+  private static UsageRecord usage(String id, String accountId) {
+    return new UsageRecord(id, accountId, "key", "sim-chat", null, 0, 10, 5, 0, "ok", 1_000, 20, 5);
   }
 
   @ParameterizedTest
   @MethodSource("dev.jevons.store.TestDatabases#kinds")
-  void a_request_hold_settled_in_its_batch_leaves_its_debit_and_usage_record_but_no_reservation_row(
+  void a_request_hold_settled_in_its_batch_leaves_only_its_usage_record(
       TestDatabases.Kind kind, @TempDir Path dir) throws Exception {
     try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir);
         Database db = scratch.open()) {
@@ -51,11 +57,17 @@ class FreshHoldRowsTest {
         assertThat(ledger.post("req3", 50, usage("req3")).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
         // While remembered, a replayed post answers its outcome.
         assertThat(ledger.post("req1", 600).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+        // Paid from a grant: the debit entry names the grant, so it keeps its row.
+        ledger.credit("g1", "acct2", CreditKind.GRANTED, 1_000, java.time.Instant.now().plus(Duration.ofDays(1))).get(10, TimeUnit.SECONDS);
+        ledger.credit("c2", "acct2", CreditKind.TOPPED_UP, 1_000, null).get(10, TimeUnit.SECONDS);
+        assertThat(ledger.reserveNew("req4", "acct2", 1_500, Duration.ofMinutes(5)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
+        assertThat(ledger.post("req4", 1_200, usage("req4", "acct2")).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
       }
 
       Set<String> reservations = new HashSet<>();
       Map<String, Long> entries = new HashMap<>();
       Map<String, Long> usageCosts = new HashMap<>();
+      Map<String, Long> usageVersions = new HashMap<>();
       try (Connection c = db.dataSource().getConnection();
           Statement s = c.createStatement()) {
         try (ResultSet rs = s.executeQuery("SELECT id FROM ledger_reservations")) {
@@ -68,16 +80,27 @@ class FreshHoldRowsTest {
             entries.put(rs.getString(1), rs.getLong(2));
           }
         }
-        try (ResultSet rs = s.executeQuery("SELECT id, cost FROM usage_records")) {
+        try (ResultSet rs = s.executeQuery("SELECT id, cost, account_version FROM usage_records")) {
           while (rs.next()) {
             usageCosts.put(rs.getString(1), rs.getLong(2));
+            long version = rs.getLong(3);
+            boolean none = rs.wasNull();
+            usageVersions.put(rs.getString(1), none ? null : version);
           }
         }
       }
       assertThat(reservations).containsExactlyInAnyOrder("r2", "req3");
-      assertThat(entries).containsEntry("p:req1:0", -600L).containsEntry("p:r2:0", -100L).containsEntry("p:req3:0", -50L)
-          .doesNotContainKey("r:req1");
-      assertThat(usageCosts).containsEntry("req1", 600L).containsEntry("req3", 50L);
+      assertThat(entries).containsEntry("p:r2:0", -100L).containsEntry("p:req3:0", -50L)
+          .containsEntry("p:req4:0", -1_000L).containsEntry("p:req4:1", -200L)
+          .doesNotContainKeys("r:req1", "p:req1:0", "r:req4");
+      assertThat(usageCosts).containsEntry("req1", 600L).containsEntry("req3", 50L).containsEntry("req4", 1_200L);
+      assertThat(usageVersions.get("req1")).as("req1's usage record is its debit's journal row").isNotNull();
+      assertThat(usageVersions).containsEntry("req3", null).containsEntry("req4", null);
+      // The journal as stored (entries and the usage record standing for req1's debit) adds up to
+      // every account row, version by version.
+      LedgerJournalAudit audit = LedgerJournalAudit.of(db);
+      assertThat(audit.postedDebitsNanos).isEqualTo(600 + 100 + 50 + 1_200);
+      assertThat(audit.postedByReservation).containsEntry("req1", 600L).containsEntry("req4", 1_200L);
 
       // After a restart the ledger has forgotten req1: a replay of its post answers NOT_FOUND and
       // changes nothing.

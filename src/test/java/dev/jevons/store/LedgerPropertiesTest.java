@@ -9,6 +9,7 @@ import dev.jevons.billing.ExtendResult;
 import dev.jevons.billing.Ledger;
 import dev.jevons.billing.ReserveResult;
 import dev.jevons.billing.SettleResult;
+import dev.jevons.billing.UsageRecord;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -92,7 +93,7 @@ class LedgerPropertiesTest {
           for (int i = 0; i < scenario.opsPerThread(); i++) {
             String account = ACCOUNTS[random.nextInt(ACCOUNTS.length)];
             String id = "op" + ids.incrementAndGet();
-            switch (random.nextInt(11)) {
+            switch (random.nextInt(12)) {
               case 0 -> ledger.credit(id, account, CreditKind.TOPPED_UP, 1 + random.nextInt(100), null).join();
               case 1 -> ledger.credit(id, account, CreditKind.GRANTED, 1 + random.nextInt(100),
                   clock.instant().plusMillis(1 + random.nextInt(5_000))).join();
@@ -129,6 +130,18 @@ class LedgerPropertiesTest {
                   clock.advance(Duration.ofMillis(random.nextInt(1_500)));
                 } else {
                   ledger.expireDue(clock.instant()).join();
+                }
+              }
+              case 11 -> {
+                // A gateway request: a fresh hold, then its post with a usage record at once (on an
+                // exclusive ledger both usually share a batch, and the record journals the debit).
+                long hold = 1 + random.nextInt(60);
+                if (ledger.reserveNew(id, account, hold, Duration.ofMillis(1 + random.nextInt(4_000))).join().reserved()) {
+                  SettleResult s = ledger.post(id, random.nextLong(hold + 1), new UsageRecord(
+                      id, account, "key", "m", null, 0, 1, 1, 0, "ok", clock.millis(), 1, 1)).join();
+                  if (s.status() == SettleResult.Status.POSTED) {
+                    assertThat(postedToCallers.putIfAbsent(id, s.postedNanos())).isNull();
+                  }
                 }
               }
               default -> ledger.setCreditLimit(id, account, random.nextInt(50)).join();

@@ -135,6 +135,53 @@ class MigrationTest {
   }
 
   /**
+   * Migrates {@code scratch} with the common migrations up to {@code version} only: a database as
+   * an earlier Jevons left it.
+   */
+  private static void migrateCommonUpTo(TestDatabases.Scratch scratch, String version) {
+    org.flywaydb.core.Flyway.configure(Database.class.getClassLoader())
+        .dataSource(scratch.jdbcUrl(), scratch.user(), null)
+        .locations(Database.MIGRATIONS)
+        .placeholders(java.util.Map.of("binary_collation", (scratch.kind() == TestDatabases.Kind.SQLITE ? Dialect.SQLITE : Dialect.POSTGRESQL).binaryCollation()))
+        .target(version)
+        .load()
+        .migrate();
+  }
+
+  /**
+   * V9 lets a usage record journal its request's debit (account_version); records written before
+   * it keep their debit entries and read as before, on both databases.
+   */
+  @ParameterizedTest
+  @MethodSource("dev.jevons.store.TestDatabases#kinds")
+  void v9_keeps_earlier_usage_records_and_their_debit_entries(TestDatabases.Kind kind) throws Exception {
+    try (TestDatabases.Scratch scratch = kind == TestDatabases.Kind.SQLITE ? TestDatabases.scratchSqlite(dir) : TestDatabases.scratchPostgres()) {
+      migrateCommonUpTo(scratch, "7");
+      try (Connection c = java.sql.DriverManager.getConnection(scratch.jdbcUrl(), scratch.user(), null); Statement s = c.createStatement()) {
+        s.execute("INSERT INTO ledger_accounts VALUES ('acct', 900, 0, 2, 1, 2)");
+        s.execute("INSERT INTO ledger_entries VALUES ('c:top', 'acct', 1, 'top_up', 1000, NULL, NULL, NULL, 1)");
+        s.execute("INSERT INTO ledger_entries VALUES ('p:r0:0', 'acct', 2, 'debit_topped_up', -100, 'r0', NULL, NULL, 2)");
+        s.execute("INSERT INTO usage_records VALUES ('r0', 'acct', 'key', 'm', NULL, 0, 1, 2, 100, 'ok', 2, 5, 1)");
+      }
+      try (Database after = scratch.open()) {
+        assertThat(appliedVersions(after)).isEqualTo(shippedVersions(kind));
+        assertThat(count(after, "SELECT COUNT(*) FROM usage_records WHERE id = 'r0' AND account_version IS NULL")).isEqualTo(1);
+        LedgerJournalAudit audit = LedgerJournalAudit.of(after);
+        assertThat(audit.postedDebitsNanos).isEqualTo(100);
+        try (dev.jevons.billing.Ledger ledger = new dev.jevons.billing.Ledger(
+            new SqlLedgerStore(after), java.time.Clock.systemUTC(), dev.jevons.billing.Ledger.Options.DEFAULTS, dev.jevons.billing.Ledger.Mode.EXCLUSIVE)) {
+          assertThat(ledger.reserveNew("r1", "acct", 50, java.time.Duration.ofMinutes(5)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
+          assertThat(ledger.post("r1", 30, new dev.jevons.billing.UsageRecord("r1", "acct", "key", "m", null, 0, 1, 2, 0, "ok", 3, 5, 1))
+              .get(10, TimeUnit.SECONDS).status()).isEqualTo(dev.jevons.billing.SettleResult.Status.POSTED);
+        }
+        assertThat(count(after, "SELECT account_version FROM usage_records WHERE id = 'r1'")).isEqualTo(3);
+        assertThat(count(after, "SELECT COUNT(*) FROM ledger_entries WHERE id = 'p:r1:0'")).isZero();
+        assertThat(LedgerJournalAudit.of(after).postedDebitsNanos).isEqualTo(130);
+      }
+    }
+  }
+
+  /**
    * The versions of the migrations shipped in src/main/resources/db/migration (and db/sqlite for
    * SQLite), in order, so that each part adding its migration (V2 prices, V3 ledger, ...) need not
    * edit this test.
@@ -162,15 +209,13 @@ class MigrationTest {
   @Test
   void sqlite_v8_keeps_the_rows_of_a_database_migrated_before_it() throws Exception {
     try (TestDatabases.Scratch scratch = TestDatabases.scratchSqlite(dir)) {
-      try (Database before = scratch.open(List.of(Database.MIGRATIONS))) {
-        try (Connection c = before.dataSource().getConnection(); Statement s = c.createStatement()) {
-          s.execute("INSERT INTO ledger_accounts VALUES ('acct', 900, 0, 3, 1, 2)");
-          s.execute("INSERT INTO ledger_reservations VALUES ('r1', 'acct', 'pending', 50, 50, 0, 9999999999999, 9999999999999, 1, 1)");
-          s.execute("INSERT INTO ledger_entries VALUES ('c:top', 'acct', 1, 'top_up', 1000, NULL, NULL, NULL, 1)");
-          s.execute("INSERT INTO ledger_entries VALUES ('p:r0:0', 'acct', 3, 'debit_topped_up', -100, 'r0', NULL, NULL, 2)");
-          s.execute("INSERT INTO usage_records VALUES ('r0', 'acct', 'key', 'm', NULL, 0, 1, 2, 100, 'ok', 2, 5, 1)");
-        }
-        assertThat(appliedVersions(before)).doesNotContain("8");
+      migrateCommonUpTo(scratch, "7");
+      try (Connection c = java.sql.DriverManager.getConnection(scratch.jdbcUrl()); Statement s = c.createStatement()) {
+        s.execute("INSERT INTO ledger_accounts VALUES ('acct', 900, 0, 3, 1, 2)");
+        s.execute("INSERT INTO ledger_reservations VALUES ('r1', 'acct', 'pending', 50, 50, 0, 9999999999999, 9999999999999, 1, 1)");
+        s.execute("INSERT INTO ledger_entries VALUES ('c:top', 'acct', 1, 'top_up', 1000, NULL, NULL, NULL, 1)");
+        s.execute("INSERT INTO ledger_entries VALUES ('p:r0:0', 'acct', 3, 'debit_topped_up', -100, 'r0', NULL, NULL, 2)");
+        s.execute("INSERT INTO usage_records VALUES ('r0', 'acct', 'key', 'm', NULL, 0, 1, 2, 100, 'ok', 2, 5, 1)");
       }
       try (Database after = scratch.open()) {
         assertThat(appliedVersions(after)).isEqualTo(shippedVersions(TestDatabases.Kind.SQLITE));

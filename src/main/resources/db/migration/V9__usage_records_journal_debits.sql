@@ -1,0 +1,11 @@
+-- One row per billed request (dev.jevons.billing.Changes#toBatch). A gateway request whose hold is
+-- made and posted in one ledger batch, wholly from topped-up credit (the common case), used to
+-- write a debit entry ('p:<request id>:0', kind debit_topped_up) beside its usage record, both
+-- saying what it cost. Its usage record is now that journal row: account_version is set, and it
+-- stands for a debit_topped_up entry of amount -cost at that version of its account. NULL (every
+-- earlier record, and any charge that spent a grant or whose hold was written before its post):
+-- the debit is in ledger_entries as before. The journal of an account is thus its ledger_entries
+-- rows and its usage_records rows with an account_version, in account_version order; its posted
+-- balance adds -cost over those records to the entries' posted kinds. Measured: one row fewer per
+-- request halved the ledger's write time per batch (docs/BENCHMARKS.md, session 8).
+ALTER TABLE usage_records ADD COLUMN account_version BIGINT;
