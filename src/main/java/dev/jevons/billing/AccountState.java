@@ -220,8 +220,9 @@ final class AccountState {
 
   /**
    * Posts {@code actualNanos} of pending {@code r} (at most its hold) and releases the rest:
-   * grants valid now, earliest expiry first, then topped-up credit. A post always writes at least
-   * one debit row (of 0 when nothing was spent), so every post is in the journal.
+   * grants valid now, earliest expiry first, then topped-up credit. A post always journals at
+   * least one debit (of 0 when nothing was spent), so every post is in the journal; a gateway
+   * request's one topped-up debit may be written as its usage record ({@link Changes#toBatch}).
    */
   SettleResult post(Reservation r, long actualNanos, long nowMillis, Changes changes) {
     if (actualNanos > r.holdNanos) {

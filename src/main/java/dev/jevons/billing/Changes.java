@@ -157,7 +157,8 @@ final class Changes {
    * this batch has no reservation row either: nobody replays a reserve of an id that was never
    * used, its settlement entries and its usage record are its record (their ids derive from its
    * id, so a reused id still fails a batch on their unique keys, at the latest when the second
-   * hold settles; until it expires, that hold only keeps funds back), and the row was half of what
+   * hold settles, provided both uses write the same kind of row: a gateway request always writes
+   * a usage record; until it expires, that hold only keeps funds back), and the row was half of what
    * writing a reserve+post pair cost (`jevons bench ledger`, session 5). What is given up: the
    * amount it held, and a replay of its settlement once the ledger has forgotten it (after
    * {@link Ledger.Options#maxRememberedOutcomes} more, or a restart) answers NOT_FOUND instead of
@@ -234,12 +235,18 @@ final class Changes {
    * its own: only the one debit row of a fresh hold made and posted in this batch wholly from
    * topped-up credit (leg 0, so no grant was spent), whose usage record is in the batch.
    */
-  private static @Nullable Integer chargeRecordOf(LedgerStore.EntryRow e, Set<String> freshAndSettled, Map<String, Integer> usageIndex) {
+  private @Nullable Integer chargeRecordOf(LedgerStore.EntryRow e, Set<String> freshAndSettled, Map<String, Integer> usageIndex) {
     String reservationId = e.reservationId();
     if (e.kind() != EntryKind.DEBIT_TOPPED_UP || reservationId == null || !freshAndSettled.contains(reservationId)
         || !e.id().endsWith(":0")) {
       return null;
     }
-    return usageIndex.get(reservationId);
+    Integer index = usageIndex.get(reservationId);
+    if (index == null) {
+      return null;
+    }
+    UsageRecord record = usage.get(index);
+    // The record must say what the entry says, or the journal would move money between accounts.
+    return record.accountId().equals(e.accountId()) && record.costNanos() == -e.amountNanos() ? index : null;
   }
 }

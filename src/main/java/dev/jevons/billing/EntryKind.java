@@ -2,7 +2,9 @@ package dev.jevons.billing;
 
 /**
  * What a journal row records. The posted balance of an account is the sum of the amounts of the
- * kinds for which {@link #posted()} holds; the other kinds record holds and settings.
+ * kinds for which {@link #posted()} holds, counting each usage record that carries an account
+ * version as a {@link #DEBIT_TOPPED_UP} of minus its cost ({@link LedgerStore.UsageRow}); the
+ * other kinds record holds and settings.
  */
 public enum EntryKind {
   TOP_UP(true),

@@ -297,8 +297,11 @@ public final class Ledger implements AutoCloseable {
    * is a query per batch of holds). A replay in this process answers the first outcome while the
    * reservation is remembered ({@link Options#maxRememberedOutcomes}); an
    * id that is nevertheless in the store fails a commit on a unique key (its reservation row, or,
-   * when the first use left none, its settlement entries once it settles), which fails the batch
-   * (and in exclusive mode drops what was not written), so nothing is applied twice.
+   * when the first use left none, its settlement entries or its usage record once it settles),
+   * which fails the batch (and in exclusive mode drops what was not written), so nothing is applied
+   * twice. A second use whose post carries a usage record may be journaled by that record alone
+   * ({@link Changes#toBatch}); it then collides only with a first use that also wrote a usage
+   * record, as every gateway request does.
    */
   public CompletableFuture<ReserveResult> reserveNew(String reservationId, String accountId, long amountNanos, Duration ttl) {
     return reserve(reservationId, accountId, amountNanos, ttl, true);

@@ -43,7 +43,10 @@ class FreshHoldRowsTest {
       TestDatabases.Kind kind, @TempDir Path dir) throws Exception {
     try (TestDatabases.Scratch scratch = TestDatabases.scratch(kind, dir);
         Database db = scratch.open()) {
-      try (Ledger ledger = new Ledger(new SqlLedgerStore(db), Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
+      // Holds are written only with what waits for a commit (no 50 ms flush on a slow machine),
+      // so each hold and its post share a batch.
+      Ledger.Options sameBatch = new Ledger.Options(65_536, 2_048, 100_000, 10_000, 10, 60_000, 0, 0);
+      try (Ledger ledger = new Ledger(new SqlLedgerStore(db), Clock.systemUTC(), sameBatch, Ledger.Mode.EXCLUSIVE)) {
         ledger.credit("c1", "acct", CreditKind.TOPPED_UP, 1_000_000, null).get(10, TimeUnit.SECONDS);
         // Held and posted before anything waits for a commit: one batch.
         assertThat(ledger.reserveNew("req1", "acct", 1_000, Duration.ofMinutes(5)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
@@ -62,6 +65,9 @@ class FreshHoldRowsTest {
         ledger.credit("c2", "acct2", CreditKind.TOPPED_UP, 1_000, null).get(10, TimeUnit.SECONDS);
         assertThat(ledger.reserveNew("req4", "acct2", 1_500, Duration.ofMinutes(5)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
         assertThat(ledger.post("req4", 1_200, usage("req4", "acct2")).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
+        // A usage record that names another account cannot stand for the debit: the entry stays.
+        assertThat(ledger.reserveNew("req5", "acct", 1_000, Duration.ofMinutes(5)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
+        assertThat(ledger.post("req5", 70, usage("req5", "acct2")).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.POSTED);
       }
 
       Set<String> reservations = new HashSet<>();
@@ -91,22 +97,22 @@ class FreshHoldRowsTest {
       }
       assertThat(reservations).containsExactlyInAnyOrder("r2", "req3");
       assertThat(entries).containsEntry("p:r2:0", -100L).containsEntry("p:req3:0", -50L)
-          .containsEntry("p:req4:0", -1_000L).containsEntry("p:req4:1", -200L)
+          .containsEntry("p:req4:0", -1_000L).containsEntry("p:req4:1", -200L).containsEntry("p:req5:0", -70L)
           .doesNotContainKeys("r:req1", "p:req1:0", "r:req4");
       assertThat(usageCosts).containsEntry("req1", 600L).containsEntry("req3", 50L).containsEntry("req4", 1_200L);
       assertThat(usageVersions.get("req1")).as("req1's usage record is its debit's journal row").isNotNull();
-      assertThat(usageVersions).containsEntry("req3", null).containsEntry("req4", null);
+      assertThat(usageVersions).containsEntry("req3", null).containsEntry("req4", null).containsEntry("req5", null);
       // The journal as stored (entries and the usage record standing for req1's debit) adds up to
       // every account row, version by version.
       LedgerJournalAudit audit = LedgerJournalAudit.of(db);
-      assertThat(audit.postedDebitsNanos).isEqualTo(600 + 100 + 50 + 1_200);
+      assertThat(audit.postedDebitsNanos).isEqualTo(600 + 100 + 50 + 1_200 + 70);
       assertThat(audit.postedByReservation).containsEntry("req1", 600L).containsEntry("req4", 1_200L);
 
       // After a restart the ledger has forgotten req1: a replay of its post answers NOT_FOUND and
       // changes nothing.
       try (Ledger again = new Ledger(new SqlLedgerStore(db), Clock.systemUTC(), Ledger.Options.DEFAULTS, Ledger.Mode.EXCLUSIVE)) {
         assertThat(again.post("req1", 600).get(10, TimeUnit.SECONDS).status()).isEqualTo(SettleResult.Status.NOT_FOUND);
-        assertThat(again.balance("acct").availableNanos()).isEqualTo(1_000_000 - 600 - 100 - 50);
+        assertThat(again.balance("acct").availableNanos()).isEqualTo(1_000_000 - 600 - 100 - 50 - 70);
         assertThat(again.balance("acct").reservedNanos()).isZero();
       }
     }

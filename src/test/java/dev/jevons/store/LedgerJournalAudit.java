@@ -45,7 +45,7 @@ final class LedgerJournalAudit {
 
   private LedgerJournalAudit run(Connection c) throws SQLException {
     Map<String, AccountReplay> replays = new TreeMap<>();
-    // The journal: the entries, and the usage records that stand for a request's debit (V8), as
+    // The journal: the entries, and the usage records that stand for a request's debit (V9), as
     // debit_topped_up rows with the entry id they replace.
     try (PreparedStatement ps = c.prepareStatement(
             "SELECT account_id, account_version, kind, amount, reservation_id, grant_id, id FROM ledger_entries"

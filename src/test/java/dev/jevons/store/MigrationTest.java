@@ -169,7 +169,9 @@ class MigrationTest {
         LedgerJournalAudit audit = LedgerJournalAudit.of(after);
         assertThat(audit.postedDebitsNanos).isEqualTo(100);
         try (dev.jevons.billing.Ledger ledger = new dev.jevons.billing.Ledger(
-            new SqlLedgerStore(after), java.time.Clock.systemUTC(), dev.jevons.billing.Ledger.Options.DEFAULTS, dev.jevons.billing.Ledger.Mode.EXCLUSIVE)) {
+            new SqlLedgerStore(after), java.time.Clock.systemUTC(),
+            new dev.jevons.billing.Ledger.Options(65_536, 2_048, 100_000, 10_000, 10, 60_000, 0, 0), // hold and post in one batch
+            dev.jevons.billing.Ledger.Mode.EXCLUSIVE)) {
           assertThat(ledger.reserveNew("r1", "acct", 50, java.time.Duration.ofMinutes(5)).get(10, TimeUnit.SECONDS).reserved()).isTrue();
           assertThat(ledger.post("r1", 30, new dev.jevons.billing.UsageRecord("r1", "acct", "key", "m", null, 0, 1, 2, 0, "ok", 3, 5, 1))
               .get(10, TimeUnit.SECONDS).status()).isEqualTo(dev.jevons.billing.SettleResult.Status.POSTED);
