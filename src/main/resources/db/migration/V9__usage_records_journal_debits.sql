@@ -7,5 +7,5 @@
 -- the debit is in ledger_entries as before. The journal of an account is thus its ledger_entries
 -- rows and its usage_records rows with an account_version, in account_version order; its posted
 -- balance adds -cost over those records to the entries' posted kinds. Measured: one row fewer per
--- request halved the ledger's write time per batch (docs/BENCHMARKS.md, session 8).
+-- request cut the ledger's write time per batch by a third (docs/BENCHMARKS.md, session 8).
 ALTER TABLE usage_records ADD COLUMN account_version BIGINT;

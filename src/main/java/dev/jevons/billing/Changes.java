@@ -168,7 +168,7 @@ final class Changes {
    * and its usage record is in the batch, that record is written as the journal's debit row
    * ({@link LedgerStore.UsageRow#accountVersion}) and the debit entry is not: a billed request
    * is then one row, where the debit entry and the usage record said the same amount twice. One
-   * row fewer per request halved the time a batch takes to write (docs/BENCHMARKS.md, session 8).
+   * row fewer per request cut the time a batch takes to write by a third (docs/BENCHMARKS.md, session 8).
    */
   LedgerStore.Batch toBatch(long nowMillis) {
     Set<String> heldAndSettled = new HashSet<>();
