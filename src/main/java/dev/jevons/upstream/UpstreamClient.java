@@ -63,7 +63,7 @@ public final class UpstreamClient implements AutoCloseable {
   private final int connectTimeoutMillis;
   private final int firstByteTimeoutMillis;
   private final Watchdog watchdog;
-  private final Map<String, ConcurrentLinkedDeque<HttpConnection>> idle = new ConcurrentHashMap<>();
+  private final Map<String, IdleConnections> idle = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   /** {@code watchdog} keeps the first-byte timeout of {@link #post} (see the class note). */
@@ -236,12 +236,12 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   private @Nullable HttpConnection pooled(String origin) {
-    ConcurrentLinkedDeque<HttpConnection> q = idle.get(origin);
+    IdleConnections q = idle.get(origin);
     if (q == null) {
       return null;
     }
     long now = System.nanoTime();
-    for (HttpConnection c = q.pollLast(); c != null; c = q.pollLast()) {
+    for (HttpConnection c = q.pollNewest(); c != null; c = q.pollNewest()) {
       if (now - c.idleSinceNanos < MAX_IDLE_NANOS && !c.isClosed()) {
         c.idleSinceNanos = 0;
         return c;
@@ -251,26 +251,76 @@ public final class UpstreamClient implements AutoCloseable {
     return null;
   }
 
+  /** Idle connections pooled for {@code origin} ({@code scheme://host:port}); for tests. */
+  int idleConnections(String origin) {
+    IdleConnections q = idle.get(origin);
+    return q == null ? 0 : q.size();
+  }
+
   /** A connection whose exchange ended cleanly goes back to its pool (most recently used last). */
   void release(String origin, HttpConnection c) {
     if (closed || c.isClosed() || c.hasBufferedBytes() || c.discardAfterUse) {
       c.close();
       return;
     }
-    ConcurrentLinkedDeque<HttpConnection> q = idle.computeIfAbsent(origin, o -> new ConcurrentLinkedDeque<>());
-    // The size is approximate under concurrency; it only bounds how many idle sockets are kept.
-    if (q.size() >= MAX_IDLE_CONNECTIONS_PER_UPSTREAM) {
+    IdleConnections q = idle.computeIfAbsent(origin, o -> new IdleConnections());
+    c.reused = true;
+    c.idleSinceNanos = System.nanoTime();
+    if (!q.offer(c)) {
       c.close();
       return;
     }
-    c.reused = true;
-    c.idleSinceNanos = System.nanoTime();
-    q.offerLast(c);
-    // Oldest first: drop what has idled too long, so idle sockets do not pile up after a burst.
-    for (HttpConnection old = q.peekFirst(); old != null && System.nanoTime() - old.idleSinceNanos >= MAX_IDLE_NANOS; old = q.peekFirst()) {
-      if (q.remove(old)) {
-        old.close();
+    q.closeStale();
+  }
+
+  /**
+   * One upstream's idle keep-alive connections, most recently used last, with their count kept
+   * alongside ({@link ConcurrentLinkedDeque#size} walks the whole deque: ~2% of an unbilled
+   * request's CPU with 64 connections idle, docs/BENCHMARKS.md session 9).
+   */
+  private static final class IdleConnections {
+    private final ConcurrentLinkedDeque<HttpConnection> deque = new ConcurrentLinkedDeque<>();
+    /** Connections in {@link #deque}; approximate while an offer or a poll is under way. */
+    private final AtomicInteger count = new AtomicInteger();
+
+    /** Adds {@code c} unless {@link #MAX_IDLE_CONNECTIONS_PER_UPSTREAM} are idle already. */
+    boolean offer(HttpConnection c) {
+      if (count.incrementAndGet() > MAX_IDLE_CONNECTIONS_PER_UPSTREAM) {
+        count.decrementAndGet();
+        return false;
       }
+      deque.offerLast(c);
+      return true;
+    }
+
+    @Nullable HttpConnection pollNewest() {
+      HttpConnection c = deque.pollLast();
+      if (c != null) {
+        count.decrementAndGet();
+      }
+      return c;
+    }
+
+    @Nullable HttpConnection pollOldest() {
+      HttpConnection c = deque.pollFirst();
+      if (c != null) {
+        count.decrementAndGet();
+      }
+      return c;
+    }
+
+    /** Oldest first: closes what has idled too long, so idle sockets do not pile up after a burst. */
+    void closeStale() {
+      for (HttpConnection old = deque.peekFirst(); old != null && System.nanoTime() - old.idleSinceNanos >= MAX_IDLE_NANOS; old = deque.peekFirst()) {
+        if (deque.remove(old)) {
+          count.decrementAndGet();
+          old.close();
+        }
+      }
+    }
+
+    int size() {
+      return count.get();
     }
   }
 
@@ -313,8 +363,8 @@ public final class UpstreamClient implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    for (ConcurrentLinkedDeque<HttpConnection> q : idle.values()) {
-      for (HttpConnection c = q.pollFirst(); c != null; c = q.pollFirst()) {
+    for (IdleConnections q : idle.values()) {
+      for (HttpConnection c = q.pollOldest(); c != null; c = q.pollOldest()) {
         c.close();
       }
     }

@@ -139,6 +139,46 @@ class UpstreamClientTest {
     assertThat(clientPorts).hasSize(1);
   }
 
+  /** The pool's count of idle connections stays exact under concurrent returns and takes. */
+  @Test
+  void concurrent_requests_return_every_connection_to_the_pool_once() throws Exception {
+    int threads = 24;
+    CountDownLatch go = new CountDownLatch(1);
+    List<Thread> workers = new java.util.ArrayList<>();
+    java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
+    for (int t = 0; t < threads; t++) {
+      workers.add(Thread.ofVirtual().start(() -> {
+        try {
+          go.await();
+          for (int i = 0; i < 30; i++) {
+            try (UpstreamClient.Response res = client.post(replica(port()), "/ok", json())) {
+              res.body().readAllBytes();
+            }
+          }
+        } catch (Exception e) {
+          failures.incrementAndGet();
+        }
+      }));
+    }
+    go.countDown();
+    for (Thread w : workers) {
+      w.join();
+    }
+    assertThat(failures).hasValue(0);
+    String origin = "http://127.0.0.1:" + port();
+    int opened = clientPorts.size();
+    assertThat(opened).isBetween(1, threads);
+    assertThat(client.idleConnections(origin)).as("every connection opened is idle again, counted once").isEqualTo(opened);
+    // Sequential requests take pooled connections and give them back: nothing new is opened.
+    for (int i = 0; i < 10; i++) {
+      try (UpstreamClient.Response res = client.post(replica(port()), "/ok", json())) {
+        res.body().readAllBytes();
+      }
+    }
+    assertThat(clientPorts).hasSize(opened);
+    assertThat(client.idleConnections(origin)).isEqualTo(opened);
+  }
+
   @Test
   void sends_the_upstream_api_key_as_a_bearer_token() throws Exception {
     Replica keyed = new Replica("keyed", URI.create("http://127.0.0.1:" + port() + "/v1"), "sk-upstream", List.of("m"), 10, 1, 10_000);
