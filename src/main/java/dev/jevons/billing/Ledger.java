@@ -11,8 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -180,7 +178,7 @@ public final class Ledger implements AutoCloseable {
   /** Exclusive mode: the claim was found lost; nothing is applied until it is taken again. */
   private volatile boolean claimLost;
   private long claimCheckedNanos = System.nanoTime();
-  private final BlockingQueue<Command<?>> queue;
+  private final BoundedQueue<Command<?>> queue;
   /** Shared mode's writer thread; null in exclusive mode, where callers apply (see {@link #combine}). */
   private final @Nullable Thread writer;
   private final @Nullable Thread committer;
@@ -247,7 +245,7 @@ public final class Ledger implements AutoCloseable {
     this.flushAfterNanos = TimeUnit.MILLISECONDS.toNanos(options.flushAfterMillis());
     this.commitDelayNanos = TimeUnit.MICROSECONDS.toNanos(options.commitDelayMicros());
     this.mode = mode;
-    this.queue = new ArrayBlockingQueue<>(options.queueCapacity());
+    this.queue = new BoundedQueue<>(options.queueCapacity());
     this.accounts = new LruMap<>(Integer.MAX_VALUE);
     this.settled = new LruMap<>(options.maxRememberedOutcomes());
     this.outcomes = new LruMap<>(options.maxRememberedOutcomes());
