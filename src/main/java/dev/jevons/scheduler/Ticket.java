@@ -30,12 +30,13 @@ public final class Ticket {
   /** Set once the dispatched server's capacity has been given back, so it is given back once. */
   final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
+  /** Taken to change the state and to wait for a change; reads need not take it (see {@link #transition}). */
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
-  private State state = State.QUEUED;
-  private @Nullable Object slot;
-  private @Nullable String reason;
-  private long dispatchedNanos;
+  private volatile State state = State.QUEUED;
+  private volatile @Nullable Object slot;
+  private volatile @Nullable String reason;
+  private volatile long dispatchedNanos;
 
   Ticket(long seq, TicketSpec spec, long nowNanos) {
     this.seq = seq;
@@ -80,50 +81,26 @@ public final class Ticket {
   }
 
   public State state() {
-    lock.lock();
-    try {
-      return state;
-    } finally {
-      lock.unlock();
-    }
+    return state;
   }
 
   /** The dispatcher's slot object (a replica handle) once dispatched. */
   public @Nullable Object slot() {
-    lock.lock();
-    try {
-      return slot;
-    } finally {
-      lock.unlock();
-    }
+    return slot;
   }
 
   /** Why the ticket was shed or expired, for the client's error. */
   public @Nullable String reason() {
-    lock.lock();
-    try {
-      return reason;
-    } finally {
-      lock.unlock();
-    }
+    return reason;
   }
 
   long dispatchedNanos() {
-    lock.lock();
-    try {
-      return dispatchedNanos;
-    } finally {
-      lock.unlock();
-    }
+    return dispatchedNanos;
   }
 
   public long waitedNanos() {
-    lock.lock();
-    try {
-      return dispatchedNanos == 0 ? 0 : dispatchedNanos - enqueuedNanos;
-    } finally {
-      lock.unlock();
-    }
+    long dispatched = dispatchedNanos;
+    return dispatched == 0 ? 0 : dispatched - enqueuedNanos;
   }
 
   boolean dispatch(Object slot, long nowNanos) {
@@ -140,10 +117,11 @@ public final class Ticket {
       if (state != State.QUEUED) {
         return false;
       }
-      state = to;
+      // The state is written last: a reader that sees it changed sees the rest.
       this.slot = slot;
       this.reason = why;
       this.dispatchedNanos = nowNanos;
+      state = to;
       changed.signalAll();
       return true;
     } finally {
@@ -156,6 +134,10 @@ public final class Ticket {
    * Waiting in slices lets a caller send keep-alives between slices.
    */
   public State await(long maxNanos) throws InterruptedException {
+    State now = state;
+    if (now != State.QUEUED) {
+      return now; // dispatched at once, as it mostly is when a server has room
+    }
     lock.lock();
     try {
       long left = maxNanos;
