@@ -8,6 +8,8 @@
 #   Prints requests/s, the machine's busy share and CPU per request (all processes, simulator), Jevons CPU per request, with billing the ledger committer thread's CPU per
 #   request, and the CPU per request of each group of threads (request threads, committer, JIT, GC).
 #   WARM=30 MEASURE=15 CONNS=64 PORT_BASE=39000   PROFILE=/tmp/x.jfr records JFR over the measurement
+#   CPU_SAMPLES=1 with PROFILE: JFR samples by CPU time (jdk.CPUTimeSample, JDK 25; native frames and
+#   all, one sample per ms of a thread's CPU) instead of by wall clock; summarize with bench/JfrTop.java
 #   The JIT still compiles for a minute or more: with WARM=20 its threads took 9-60 us per request
 #   in the measurement (session 5); compare request threads, not the total, or use WARM=60.
 # Linux only (reads /proc). Needs wrk and a JDK >= 21 (found like ./jevons does).
@@ -54,6 +56,8 @@ cpu() { awk '{print $14, $15}' "/proc/$jp/stat"; }
 # The simulator's user + system ticks, and the whole machine's busy and idle ticks (all CPUs).
 sim_cpu() { awk '{print $14 + $15}' "/proc/$sp/stat"; }
 machine() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; }
+# The whole machine's context switches and interrupts so far.
+switches() { awk '$1 == "ctxt" {c = $2} $1 == "intr" {i = $2} END {print c, i}' /proc/stat; }
 # The ledger committer's own user + system ticks (0 without billing); comm is cut to 15 characters.
 committer() {
   local t
@@ -62,7 +66,15 @@ committer() {
   done
   echo 0
 }
-[[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.start name=cpu settings=profile filename="$PROFILE" >/dev/null
+jfc=profile
+if [[ -n "${CPU_SAMPLES:-}" ]]; then
+  # The JDK's profile settings with wall-clock sampling off and CPU-time sampling on, every ms.
+  jfc="$work/cpu.jfc"
+  sed -e '/<event name="jdk.CPUTimeSample">/,/<\/event>/{s/<setting name="enabled">false/<setting name="enabled">true/;s/>[0-9]* *ms</>1ms</}' \
+      -e '/<event name="jdk.ExecutionSample">/,/<\/event>/s/>true</>false</' "$java_home/lib/jfr/profile.jfc" >"$jfc"
+  grep -q 'jdk.CPUTimeSample' "$jfc" || { echo "CPU_SAMPLES needs a JDK with jdk.CPUTimeSample (25 or later)" >&2; exit 2; }
+fi
+[[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.start name=cpu settings="$jfc" filename="$PROFILE" >/dev/null
 # Every thread's user + system ticks, by name (digits folded, so that pools add up), for the
 # breakdown printed at the end: request threads (ForkJoinPool), committer, JIT, GC, ...
 threads_snap() {
@@ -72,20 +84,21 @@ threads_snap() {
   done
 }
 threads_snap >"$work/threads0"
-read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"; q0="$(sim_cpu)"; read -r m0 i0 <<<"$(machine)"
+read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"; q0="$(sim_cpu)"; read -r m0 i0 <<<"$(machine)"; read -r x0 y0 <<<"$(switches)"
 wrk -t2 -c"$CONNS" -d"${MEASURE}s" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
 threads_snap >"$work/threads1"
-read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"; q1="$(sim_cpu)"; read -r m1 i1 <<<"$(machine)"
+read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"; q1="$(sim_cpu)"; read -r m1 i1 <<<"$(machine)"; read -r x1 y1 <<<"$(switches)"
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.stop name=cpu >/dev/null
 requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
 ticks="$(getconf CLK_TCK)"
 awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k="$((k1 - k0))" -v m="$MEASURE" \
-    -v q="$((q1 - q0))" -v mb="$((m1 - m0))" -v mi="$((i1 - i0))" \
+    -v q="$((q1 - q0))" -v mb="$((m1 - m0))" -v mi="$((i1 - i0))" -v cs="$((x1 - x0))" -v ir="$((y1 - y0))" \
     -v b="$b0 $b1" -v c="$c0 $c1" -v w="$w0 $w1" -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" \
     -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" -v p99="$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")" 'BEGIN {
   split(b, B, " "); split(c, C, " "); split(w, W, " ");
   printf "req/s %s  p50 %s  p99 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, p99, u * 1e6 / t / r, s * 1e6 / t / r;
   printf "machine: busy %.0f%% (idle + iowait %.0f%%), all processes %.1f us per request, simulator %.1f us\n", mb * 100 / (mb + mi), mi * 100 / (mb + mi), mb * 1e6 / t / r, q * 1e6 / t / r;
+  printf "machine: %.2f context switches and %.2f interrupts per request\n", cs / r, ir / r;
   nb = B[2] - B[1];
   if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%, committer CPU %.1f us per request\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m, k * 1e6 / t / r;
 }'
