@@ -100,6 +100,9 @@ public final class JevonsApp implements AutoCloseable {
    */
   private JevonsApp(JevonsConfig config, Clock businessClock) {
     this.config = config;
+    // Before the database, the ledger's claim and the simulated replicas: a second `serve` on the
+    // same port says so at once, rather than after migrating, or as "the ledger is in use".
+    HttpApi.requirePortFree(config.server().host(), config.server().port());
     try {
       Clock clock = Clock.systemUTC();
       Database db = Database.open(config.store().url(), config.store().user(), config.store().password());
