@@ -15,7 +15,10 @@ import org.jspecify.annotations.Nullable;
  */
 final class BoundedQueue<E> {
   private final LinkedTransferQueue<E> elements = new LinkedTransferQueue<>();
-  /** Elements in the queue plus offers under way; never above {@link #capacity}. */
+  /**
+   * Elements in the queue plus offers under way, never above {@link #capacity}: an offer claims a
+   * place before it adds (so a full queue never grows) and a take gives it back after it removes.
+   */
   private final AtomicInteger count = new AtomicInteger();
   private final int capacity;
 
@@ -28,9 +31,15 @@ final class BoundedQueue<E> {
 
   /** Adds {@code e} unless the queue is full. */
   boolean offer(E e) {
-    if (count.incrementAndGet() > capacity) {
-      count.decrementAndGet();
-      return false;
+    // Claimed only while there is room: a refused offer never counts, even for a moment, so it
+    // cannot crowd out an offer that fits (as incrementing first and undoing would).
+    for (int n = count.get(); ; n = count.get()) {
+      if (n >= capacity) {
+        return false;
+      }
+      if (count.compareAndSet(n, n + 1)) {
+        break;
+      }
     }
     elements.offer(e);
     return true;
@@ -54,8 +63,9 @@ final class BoundedQueue<E> {
     return n;
   }
 
+  /** Moves what is queued now to {@code into} (at most the capacity, so steady offers cannot stretch it). */
   int drainTo(Collection<? super E> into) {
-    return drainTo(into, Integer.MAX_VALUE);
+    return drainTo(into, capacity);
   }
 
   /** Takes {@code e} out if it is still queued. */
@@ -71,7 +81,7 @@ final class BoundedQueue<E> {
     return elements.isEmpty();
   }
 
-  /** Elements queued (counting offers under way). */
+  /** Elements queued, counting offers under way and takes not yet given back; at most the capacity. */
   int size() {
     return count.get();
   }

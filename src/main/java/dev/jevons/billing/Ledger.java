@@ -692,6 +692,15 @@ public final class Ledger implements AutoCloseable {
       inFlight = null;
       finished(f);
     }
+    if (committerStopping) {
+      // close() found the ledger idle and stops the committer: a command that slipped in after
+      // (its caller passed the closed check first) would be handed to nobody and never answered.
+      queue.drainTo(drained);
+      IllegalStateException closedNow = new IllegalStateException("ledger is closed");
+      drained.forEach(c -> fail(c, closedNow));
+      drained.clear();
+      return true;
+    }
     if (claimLost && !reclaim()) {
       refuseQueued(claimLostError());
       return inFlight == null && open.isEmpty() && openWaiting.isEmpty(); // idle enough to close

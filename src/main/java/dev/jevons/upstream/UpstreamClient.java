@@ -263,11 +263,18 @@ public final class UpstreamClient implements AutoCloseable {
       c.close();
       return;
     }
-    IdleConnections q = idle.computeIfAbsent(origin, o -> new IdleConnections());
+    IdleConnections q = idle.computeIfAbsent(origin, o -> new IdleConnections(MAX_IDLE_CONNECTIONS_PER_UPSTREAM));
     c.reused = true;
     c.idleSinceNanos = System.nanoTime();
     if (!q.offer(c)) {
       c.close();
+      return;
+    }
+    if (closed) {
+      // close() may have emptied this pool between the check above and the offer.
+      for (HttpConnection left = q.pollOldest(); left != null; left = q.pollOldest()) {
+        left.close();
+      }
       return;
     }
     q.closeStale();
@@ -278,16 +285,28 @@ public final class UpstreamClient implements AutoCloseable {
    * alongside ({@link ConcurrentLinkedDeque#size} walks the whole deque: ~2% of an unbilled
    * request's CPU with 64 connections idle, docs/BENCHMARKS.md session 9).
    */
-  private static final class IdleConnections {
+  static final class IdleConnections {
     private final ConcurrentLinkedDeque<HttpConnection> deque = new ConcurrentLinkedDeque<>();
-    /** Connections in {@link #deque}; approximate while an offer or a poll is under way. */
+    /**
+     * Connections in {@link #deque} plus offers under way, never above {@link #capacity}: an offer
+     * claims a place only while there is one (as {@code billing.BoundedQueue} does).
+     */
     private final AtomicInteger count = new AtomicInteger();
+    private final int capacity;
 
-    /** Adds {@code c} unless {@link #MAX_IDLE_CONNECTIONS_PER_UPSTREAM} are idle already. */
+    IdleConnections(int capacity) {
+      this.capacity = capacity;
+    }
+
+    /** Adds {@code c} unless {@code capacity} connections are idle already. */
     boolean offer(HttpConnection c) {
-      if (count.incrementAndGet() > MAX_IDLE_CONNECTIONS_PER_UPSTREAM) {
-        count.decrementAndGet();
-        return false;
+      for (int n = count.get(); ; n = count.get()) {
+        if (n >= capacity) {
+          return false;
+        }
+        if (count.compareAndSet(n, n + 1)) {
+          break;
+        }
       }
       deque.offerLast(c);
       return true;
