@@ -9,9 +9,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The ledger's command queue: many threads offer, whoever combines (or the shared mode's writer)
  * drains. Lock-free on both sides, with a capacity: an {@link java.util.concurrent.ArrayBlockingQueue}
- * puts offers, drains and every emptiness check under one lock, and on the gateway's hot path its
- * contended unlock (waking a parked virtual thread) was the ledger's largest cost on the request
- * threads after the wait for the commit (docs/BENCHMARKS.md, session 9).
+ * puts offers, drains and every emptiness check under one lock, which the gateway's request
+ * threads contended for twice per billed request (docs/BENCHMARKS.md, session 9).
  */
 final class BoundedQueue<E> {
   private final LinkedTransferQueue<E> elements = new LinkedTransferQueue<>();

@@ -693,8 +693,8 @@ public final class Ledger implements AutoCloseable {
       finished(f);
     }
     if (committerStopping) {
-      // close() found the ledger idle and stops the committer: a command that slipped in after
-      // (its caller passed the closed check first) would be handed to nobody and never answered.
+      // close() is stopping the committer: a command that slipped in after it found the ledger
+      // idle (its caller passed the closed check first) would be handed to nobody, never answered.
       queue.drainTo(drained);
       IllegalStateException closedNow = new IllegalStateException("ledger is closed");
       drained.forEach(c -> fail(c, closedNow));
