@@ -55,7 +55,7 @@ ledger() { curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^jevons_ledger_(ba
 cpu() { awk '{print $14, $15}' "/proc/$jp/stat"; }
 # The simulator's user + system ticks, and the whole machine's busy and idle ticks (all CPUs).
 sim_cpu() { awk '{print $14 + $15}' "/proc/$sp/stat"; }
-machine() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; }
+machine() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $5 + $6, $6}' /proc/stat; }
 # The whole machine's context switches and interrupts so far.
 switches() { awk '$1 == "ctxt" {c = $2} $1 == "intr" {i = $2} END {print c, i}' /proc/stat; }
 # The ledger committer's own user + system ticks (0 without billing); comm is cut to 15 characters.
@@ -84,20 +84,20 @@ threads_snap() {
   done
 }
 threads_snap >"$work/threads0"
-read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"; q0="$(sim_cpu)"; read -r m0 i0 <<<"$(machine)"; read -r x0 y0 <<<"$(switches)"
+read -r b0 c0 w0 <<<"$(ledger)"; read -r u0 s0 <<<"$(cpu)"; k0="$(committer)"; q0="$(sim_cpu)"; read -r m0 i0 o0 <<<"$(machine)"; read -r x0 y0 <<<"$(switches)"
 wrk -t2 -c"$CONNS" -d"${MEASURE}s" --latency -s "$work/post.lua" "$url" >"$work/wrk.txt"
 threads_snap >"$work/threads1"
-read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"; q1="$(sim_cpu)"; read -r m1 i1 <<<"$(machine)"; read -r x1 y1 <<<"$(switches)"
+read -r b1 c1 w1 <<<"$(ledger)"; read -r u1 s1 <<<"$(cpu)"; k1="$(committer)"; q1="$(sim_cpu)"; read -r m1 i1 o1 <<<"$(machine)"; read -r x1 y1 <<<"$(switches)"
 [[ -n "${PROFILE:-}" ]] && "$java_home/bin/jcmd" "$jp" JFR.stop name=cpu >/dev/null
 requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
 ticks="$(getconf CLK_TCK)"
 awk -v r="$requests" -v t="$ticks" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v k="$((k1 - k0))" -v m="$MEASURE" \
-    -v q="$((q1 - q0))" -v mb="$((m1 - m0))" -v mi="$((i1 - i0))" -v cs="$((x1 - x0))" -v ir="$((y1 - y0))" \
+    -v q="$((q1 - q0))" -v mb="$((m1 - m0))" -v mi="$((i1 - i0))" -v mw="$((o1 - o0))" -v cs="$((x1 - x0))" -v ir="$((y1 - y0))" \
     -v b="$b0 $b1" -v c="$c0 $c1" -v w="$w0 $w1" -v rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")" \
     -v p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")" -v p99="$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")" 'BEGIN {
   split(b, B, " "); split(c, C, " "); split(w, W, " ");
   printf "req/s %s  p50 %s  p99 %s  Jevons CPU per request: user %.1f us, system %.1f us\n", rps, p50, p99, u * 1e6 / t / r, s * 1e6 / t / r;
-  printf "machine: busy %.0f%% (idle + iowait %.0f%%), all processes %.1f us per request, simulator %.1f us\n", mb * 100 / (mb + mi), mi * 100 / (mb + mi), mb * 1e6 / t / r, q * 1e6 / t / r;
+  printf "machine: busy %.0f%% (idle %.0f%%, iowait %.0f%%), all processes %.1f us per request, simulator %.1f us\n", mb * 100 / (mb + mi), (mi - mw) * 100 / (mb + mi), mw * 100 / (mb + mi), mb * 1e6 / t / r, q * 1e6 / t / r;
   printf "machine: %.2f context switches and %.2f interrupts per request\n", cs / r, ir / r;
   nb = B[2] - B[1];
   if (nb > 0) printf "ledger: %d batches, %.1f commands per batch, %.2f ms writing per batch, committer busy %.0f%%, committer CPU %.1f us per request\n", nb, (C[2] - C[1]) / nb, (W[2] - W[1]) * 1000 / nb, (W[2] - W[1]) * 100 / m, k * 1e6 / t / r;
