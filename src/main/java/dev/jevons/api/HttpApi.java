@@ -247,6 +247,7 @@ public final class HttpApi {
       if (g.kind() == ErrorKind.INTERNAL_ERROR) {
         log.error("request {} on {} failed", rec.requestId(), req.path().path(), t);
       }
+      rec.failedWith(g.kind().code());
       if (res.isSent()) {
         status = 499;
       } else {
@@ -355,6 +356,7 @@ public final class HttpApi {
     }
     body.put("status", "not_ready");
     body.put("reason", notReady);
+    rec.outcome("not_ready");
     res.status(503);
     res.send(body.toString());
     return 503;

@@ -126,12 +126,22 @@ public final class RequestRecord {
     attempts++;
   }
 
-  /** {@code ok}, {@code client_gone} or {@code upstream_failed}. */
+  /**
+   * {@code ok}; what ended it early ({@code client_gone}, {@code upstream_failed},
+   * {@code insufficient_balance}, ...); or, for a request answered with an error, that error's code.
+   */
   public String outcome() {
     return outcome;
   }
 
   public void outcome(String outcome) {
     this.outcome = outcome;
+  }
+
+  /** The request was answered with an error: its code, unless a more specific outcome is known. */
+  public void failedWith(String errorCode) {
+    if (outcome.equals("ok")) {
+      outcome = errorCode;
+    }
   }
 }
