@@ -26,11 +26,12 @@ import org.jspecify.annotations.Nullable;
  * flusher thread, which writes it outside the lock that lines are appended under (session 10:
  * at ~30,000 requests/s the 64 KiB block filled ~100 times a second, and each time the request
  * that filled it wrote it, holding up every other request's access-log line meanwhile). Only when
- * {@link #MAX_PENDING_BLOCKS} blocks are waiting, because standard error does not keep up, does a
- * line's own thread write, so memory stays bounded.
+ * {@link #MAX_PENDING_BLOCKS} blocks' worth of lines wait, because standard error does not keep
+ * up, does a line's own thread write, so memory stays bounded. A failed write is reported to
+ * logback's status and tried again with the next block; the lines in the failed one are lost.
  */
 public final class BufferedConsoleAppender extends OutputStreamAppender<ILoggingEvent> {
-  /** Blocks of {@code bufferBytes} that may wait for the flusher before a line writes itself. */
+  /** Blocks' worth of lines ({@code bufferBytes} each) that may wait before a line writes itself. */
   static final int MAX_PENDING_BLOCKS = 8;
 
   private final OutputStream target;
@@ -39,7 +40,7 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
   /** After shutdown began: every line is flushed at once. */
   private volatile boolean immediate;
   private volatile boolean running;
-  private @Nullable Thread flusher;
+  private volatile @Nullable Thread flusher;
   private @Nullable Thread shutdownHook;
   private @Nullable Blocks blocks;
 
@@ -122,18 +123,31 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
     }
   }
 
+  /** Writes every {@code flushIntervalMillis}, and as soon as a block is full (appends unpark it). */
   private void flushPeriodically() {
+    long interval = TimeUnit.MILLISECONDS.toNanos(flushIntervalMillis);
+    long due = System.nanoTime() + interval;
     while (running) {
-      // Woken early when a block fills.
-      LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(flushIntervalMillis));
-      if (Thread.interrupted()) {
-        break;
+      Blocks b = blocks;
+      long wait = due - System.nanoTime();
+      if (wait > 0 && (b == null || !b.full())) {
+        // A wake-up left over from lines that filled the block just written does not write again.
+        LockSupport.parkNanos(this, wait);
+        if (Thread.interrupted()) {
+          break;
+        }
+        continue;
       }
-      writeBuffered();
+      try {
+        writeBuffered();
+      } catch (RuntimeException e) {
+        addError("cannot write the log", e); // a bug here must not end the flushing
+      }
+      due = System.nanoTime() + interval;
     }
   }
 
-  /** Also after a failed write, which stops logback's side of the appender but not the flusher. */
+  /** Writes what is buffered and stops the flusher; logback's side stops with it. */
   @Override
   public void stop() {
     running = false;
@@ -205,6 +219,15 @@ public final class BufferedConsoleAppender extends OutputStreamAppender<ILogging
     @Override
     public void flush() {
       writeOut();
+    }
+
+    boolean full() {
+      fill.lock();
+      try {
+        return filled >= bufferBytes;
+      } finally {
+        fill.unlock();
+      }
     }
 
     /** Writes what is buffered, after any write already under way. */

@@ -1,5 +1,6 @@
 package dev.jevons.api;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
@@ -9,7 +10,6 @@ import ch.qos.logback.core.read.ListAppender;
 import dev.jevons.TestFunds;
 import dev.jevons.accounts.Account;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
@@ -39,10 +39,7 @@ class AccessLogTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", "0")
-                .override("data_dir", tmp.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(tmp)
                 .load());
     api = new ApiClient(app.port());
     Account account = app.accounts().createAccount("logged");

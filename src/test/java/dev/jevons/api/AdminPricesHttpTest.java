@@ -1,11 +1,11 @@
 package dev.jevons.api;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,10 +32,7 @@ class AdminPricesHttpTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", 0)
-                .override("data_dir", data.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(data)
                 .load());
     http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   }

@@ -1,5 +1,6 @@
 package dev.jevons.api;
 
+import dev.jevons.TestApps;
 import dev.jevons.TestFunds;
 import static dev.jevons.api.ApiClient.assertError;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -9,7 +10,6 @@ import dev.jevons.accounts.Account;
 import dev.jevons.accounts.AccountStatus;
 import dev.jevons.accounts.IssuedKey;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.io.ByteArrayInputStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -44,10 +44,7 @@ class ErrorResponsesTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", "0")
-                .override("data_dir", tmp.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(tmp)
                 .override("server.max_body_bytes", MAX_BODY_BYTES)
                 .load());
     api = new ApiClient(app.port());

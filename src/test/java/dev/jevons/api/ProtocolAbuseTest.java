@@ -1,12 +1,12 @@
 package dev.jevons.api;
 
+import dev.jevons.TestApps;
 import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,10 +48,7 @@ class ProtocolAbuseTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", "0")
-                .override("data_dir", tmp.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(tmp)
                 .override("server.max_header_bytes", MAX_HEADER_BYTES)
                 .override("server.client_read_timeout_ms", CLIENT_READ_TIMEOUT_MILLIS)
                 .load());

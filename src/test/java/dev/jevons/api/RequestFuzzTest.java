@@ -1,11 +1,11 @@
 package dev.jevons.api;
 
+import dev.jevons.TestApps;
 import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -54,10 +54,7 @@ class RequestFuzzTest {
     dataDir = Files.createTempDirectory("jevons-fuzz");
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", "0")
-                .override("data_dir", dataDir.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(dataDir)
                 .override("server.access_log", "false")
                 .load());
     api = new ApiClient(app.port());

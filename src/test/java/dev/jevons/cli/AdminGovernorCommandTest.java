@@ -1,8 +1,8 @@
 package dev.jevons.cli;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.jevons.config.ConfigLoader;
 import dev.jevons.governor.Gate;
 import dev.jevons.governor.Mode;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +21,7 @@ class AdminGovernorCommandTest {
 
   @BeforeAll
   static void start() {
-    app = JevonsApp.start(new ConfigLoader().override("server.port", 0).override("data_dir", data.toString()).override("sim.profile", "instant").load());
+    app = JevonsApp.start(TestApps.instant(data).load());
   }
 
   @AfterAll

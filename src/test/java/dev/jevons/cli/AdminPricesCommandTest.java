@@ -1,8 +1,8 @@
 package dev.jevons.cli;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.jevons.config.ConfigLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,10 +24,7 @@ class AdminPricesCommandTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", 0)
-                .override("data_dir", data.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(data)
                 .load());
   }
 

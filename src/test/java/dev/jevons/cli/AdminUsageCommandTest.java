@@ -1,5 +1,6 @@
 package dev.jevons.cli;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,7 +9,6 @@ import dev.jevons.billing.CreditKind;
 import dev.jevons.billing.Money;
 import dev.jevons.billing.SettleResult;
 import dev.jevons.billing.UsageRecord;
-import dev.jevons.config.ConfigLoader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -41,7 +41,7 @@ class AdminUsageCommandTest {
 
   @BeforeAll
   static void start() throws Exception {
-    app = JevonsApp.start(new ConfigLoader().override("server.port", 0).override("data_dir", data.toString()).override("sim.profile", "instant").load());
+    app = JevonsApp.start(TestApps.instant(data).load());
     account = app.accounts().createAccount("exported").id();
     String other = app.accounts().createAccount("someone else").id();
     // Three records in one millisecond, two in the next: pages of two split both groups.

@@ -1,8 +1,8 @@
 package dev.jevons.cli;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.jevons.config.ConfigLoader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -64,7 +64,7 @@ class DemoCommandTest {
   @Timeout(60)
   void fails_with_exit_code_1_naming_the_step_and_prints_no_summary_when_the_store_is_not_empty() {
     Path data = tmp.resolve("used");
-    try (JevonsApp app = JevonsApp.start(new ConfigLoader().override("data_dir", data).override("server.port", 0).override("sim.profile", "instant").load())) {
+    try (JevonsApp app = JevonsApp.start(TestApps.instant(data).load())) {
       app.accounts().createAccount("someone");
     }
     int code = run(new DemoCommand(), "--data", data.toString(), "--out", tmp.resolve("out").toString());

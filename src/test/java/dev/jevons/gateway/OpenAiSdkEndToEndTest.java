@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestApps;
 import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -21,7 +22,6 @@ import com.openai.models.completions.CompletionUsage;
 import com.openai.models.models.Model;
 import dev.jevons.accounts.Account;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,10 +42,7 @@ class OpenAiSdkEndToEndTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", 0)
-                .override("data_dir", data.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(data)
                 .load());
     Account account = app.accounts().createAccount("sdk-test");
     TestFunds.fund(app, account.id());

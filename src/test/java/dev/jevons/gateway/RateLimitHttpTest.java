@@ -1,11 +1,11 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestApps;
 import dev.jevons.TestFunds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.accounts.Account;
 import dev.jevons.cli.JevonsApp;
-import dev.jevons.config.ConfigLoader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -26,10 +26,7 @@ class RateLimitHttpTest {
   static void start() {
     app =
         JevonsApp.start(
-            new ConfigLoader()
-                .override("server.port", 0)
-                .override("data_dir", data.toString())
-                .override("sim.profile", "instant")
+            TestApps.instant(data)
                 .override("rate_limits.key_rpm", 2)
                 .override("rate_limits.account_tpm", 100_000)
                 .load());

@@ -1,5 +1,6 @@
 package dev.jevons.gateway;
 
+import dev.jevons.TestApps;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jevons.accounts.Account;
@@ -42,10 +43,7 @@ class SharedRateLimitHttpTest {
 
   JevonsApp node(String name, TestDatabases.Scratch db, String redisUrl) {
     ConfigLoader config =
-        new ConfigLoader()
-            .override("server.port", 0)
-            .override("data_dir", data.resolve(name).toString())
-            .override("sim.profile", "instant")
+        TestApps.instant(data.resolve(name))
             .override("sim.replicas", 1)
             .override("billing.enabled", false)
             .override("rate_limits.key_rpm", 3)
