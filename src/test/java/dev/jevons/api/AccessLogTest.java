@@ -57,6 +57,7 @@ class AccessLogTest {
   static void stop() {
     Logger access = (Logger) LoggerFactory.getLogger("jevons.access");
     access.detachAppender(lines);
+    lines.stop();
     access.setLevel(null);
     access.setAdditive(true);
     if (app != null) {
